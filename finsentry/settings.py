@@ -1,0 +1,95 @@
+"""The one settings object. Read once, at the composition root (the CLI), then passed down.
+
+Every field is settable as an environment variable ``FINSENTRY_<FIELD>`` (upper case) or a
+``.env`` file; CLI flags override. Components never read the environment themselves: they get
+the values (or small frozen config objects built from them) through their constructors.
+Lists accept comma-separated strings, e.g. ``FINSENTRY_ALERT_WEBHOOK_URLS=http://a,http://b``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENTRY_", env_file=".env", extra="ignore", frozen=False
+    )
+
+    # --- Kafka (ingest) ------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers (host:port,...). Empty = start the embedded broker."
+    )
+    topic: CsvList = Field(["news"], description="Input topic(s), comma-separated.")
+    group: str = Field("finsentry", description="Consumer group id.")
+    dlq_topic: str = Field("news.dlq", description="Dead-letter topic for invalid records.")
+    output_topic: str = Field("news.scored", description="Topic for scored items ('' = do not publish).")
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a new consumer group starts."
+    )
+    topic_partitions: int = Field(4, ge=1, description="Partitions when finsentry creates a topic.")
+    batch_max_records: int = Field(256, ge=1, description="Max records per poll/batch.")
+    batch_max_wait_ms: int = Field(200, ge=1, description="Max wait for a batch to fill (ms).")
+    max_text_chars: int = Field(10_000, ge=1, description="Longest accepted text; longer goes to the DLQ.")
+    session_timeout_ms: int = Field(6000, ge=1000, description="Consumer group session timeout (ms).")
+    embedded_broker_port: int = Field(0, ge=0, description="Port for the embedded broker (0 = free port).")
+
+    # --- Store ---------------------------------------------------------------------------
+    store_url: str = Field(
+        "sqlite:///var/finsentry.db",
+        description="SQLAlchemy URL of the store (sqlite:///PATH or postgresql+psycopg://...).",
+    )
+
+    # --- Model ---------------------------------------------------------------------------
+    model_path: str | None = Field(None, description="Model directory (empty = the shipped model).")
+    provider: Literal["auto", "cuda", "cpu"] = Field("auto", description="ONNX Runtime provider.")
+    language_models: dict[str, str] = Field(
+        {"en": "shipped"},
+        description='Language -> model table as JSON, e.g. {"en": "shipped", "de": "/models/de"}.',
+    )
+    topic_threshold: float = Field(0.3, ge=0, le=1, description="Min probability for a topic tag.")
+
+    # --- Monitor: buckets, windows, spikes -------------------------------------------------
+    bucket_seconds: int = Field(60, ge=1, description="Event-time bucket width (s).")
+    allowed_lateness_s: int = Field(3600, ge=0, description="Items later than this behind the watermark count as late.")
+
+    # --- Metrics -------------------------------------------------------------------------
+    metrics_host: str = Field("127.0.0.1", description="Bind address of /metrics.")
+    metrics_port: int = Field(9108, ge=0, description="Port of /metrics (0 = disabled).")
+    ticker_watchlist: CsvList = Field([], description="Tickers exported as metric labels (bounded).")
+    ticker_top_k: int = Field(25, ge=0, description="Also export the K most active tickers.")
+
+    # --- Alerting ------------------------------------------------------------------------
+    alert_webhook_urls: CsvList = Field([], description="Webhook URLs for direct Alertmanager-format alerts.")
+    alert_webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 secret for webhook signatures.")
+    alertmanager_url: str | None = Field(None, description="Alertmanager base URL (v2 API) to push alerts to.")
+    alert_resend_s: int = Field(60, ge=5, description="Re-send interval for active alerts (s).")
+    external_url: str = Field("http://127.0.0.1:8501", description="Link put in alerts (the dashboard).")
+
+    # --- Dashboard -----------------------------------------------------------------------
+    dashboard_host: str = Field("127.0.0.1", description="Bind address of the dashboard.")
+    dashboard_port: int = Field(8501, ge=1, description="Port of the dashboard.")
+    dashboard_refresh_s: int = Field(10, ge=0, description="Auto-refresh interval (s, 0 = off).")
+
+    # --- Logging -------------------------------------------------------------------------
+    log_level: str = Field("INFO", description="Log level.")
+    log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+
+    _split = field_validator("topic", "ticker_watchlist", "alert_webhook_urls", mode="before")(_split_csv)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once and apply CLI overrides (``None`` values are ignored)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)
