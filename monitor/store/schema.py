@@ -46,6 +46,7 @@ items = Table(
     Column("topics", JSON, nullable=False, default=list),  # [[name, prob], ...] best first
     Column("tickers", JSON, nullable=False, default=list),  # ["AAPL", ...]
     Column("model_version", String(64), nullable=True),
+    Column("story_hash", String(64), nullable=True),  # normalised-text fingerprint
     # Syndicated copy of an earlier story: id of the first one (copies count once for spikes).
     Column("duplicate_of", String(128), nullable=True),
     Column("kafka_topic", String(200), nullable=True),
@@ -56,6 +57,7 @@ items = Table(
     Index("ix_items_topic_published", "topic", "published_at"),
     Index("ix_items_source_published", "source", "published_at"),
     Index("ix_items_duplicate_of", "duplicate_of"),
+    Index("ix_items_story_hash", "story_hash", "published_at"),
 )
 
 # Item <-> ticker, for indexed ticker filters without JSON scans.
