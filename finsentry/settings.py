@@ -63,12 +63,31 @@ class Settings(BaseSettings):
     # --- Monitor: buckets, windows, spikes -------------------------------------------------
     bucket_seconds: int = Field(60, ge=1, description="Event-time bucket width (s).")
     allowed_lateness_s: int = Field(3600, ge=0, description="Items later than this behind the watermark count as late.")
+    syndication_window_s: int = Field(86_400, ge=0, description="Same story_hash within this span of an earlier item = syndicated copy (s).")
+    # Spike detector (monitor/detector.py; maths in docs/monitor.md). All spans are event time.
+    detector_window_min_s: int = Field(60, ge=1, description="Shortest trailing detection window (s).")
+    detector_window_max_s: int = Field(86_400, ge=1, description="Longest trailing detection window (s); the window grows from the minimum until it holds detector_min_items.")
+    detector_min_items: int = Field(20, ge=1, description="Unique scored items a window needs before it is tested (minimum volume).")
+    detector_min_negative: int = Field(5, ge=1, description="Negative items a window needs before it can fire.")
+    detector_min_delta: float = Field(0.10, ge=0, le=1, description="Negative share must exceed the baseline by at least this to fire.")
+    detector_baseline_s: int = Field(7 * 86_400, ge=60, description="History the baseline is learned from, before the window (s).")
+    detector_block_s: int = Field(3600, ge=60, description="Baseline history is cut into blocks of this length; the baseline is the median block share.")
+    detector_block_min_items: int = Field(5, ge=1, description="Blocks with fewer unique items are ignored by the baseline.")
+    detector_min_blocks: int = Field(6, ge=1, description="Blocks a key needs for its own baseline; fewer = use the whole-stream baseline.")
+    detector_noise_floor: float = Field(0.02, ge=0, le=1, description="Minimum over-dispersion of the negative share (absolute share units).")
+    detector_z_on: float = Field(4.0, gt=0, description="Fire when the spike score reaches this.")
+    detector_z_off: float = Field(2.0, ge=0, description="Resolve once the spike score stays below this for detector_resolve_s.")
+    detector_z_critical: float = Field(7.0, gt=0, description="Spike score at or above this makes the alert critical.")
+    detector_resolve_s: int = Field(600, ge=0, description="Event time the score must stay below z_off before an episode resolves (s).")
+    detector_cooldown_s: int = Field(1800, ge=0, description="After a resolve, the same key cannot fire again for this long (s).")
+    detector_evidence: int = Field(5, ge=0, description="Top negative headlines attached to an alert as evidence.")
 
     # --- Metrics -------------------------------------------------------------------------
     metrics_host: str = Field("127.0.0.1", description="Bind address of /metrics.")
     metrics_port: int = Field(9108, ge=0, description="Port of /metrics (0 = disabled).")
     ticker_watchlist: CsvList = Field([], description="Tickers exported as metric labels (bounded).")
     ticker_top_k: int = Field(25, ge=0, description="Also export the K most active tickers.")
+    source_top_k: int = Field(25, ge=0, description="Sources exported as metric labels: the K most active.")
 
     # --- Alerting ------------------------------------------------------------------------
     alert_webhook_urls: CsvList = Field([], description="Webhook URLs for direct Alertmanager-format alerts.")
