@@ -1,0 +1,178 @@
+"""Notifier + outbox against real stores (SQLite file, PostgreSQL) and a real HTTP receiver."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, func, select
+
+from monitor.alerting import Backoff, Notifier, verify_signature
+from monitor.alerting.signing import SIGNATURE_HEADER
+from monitor.metrics import Metrics
+from monitor.store.schema import alert_outbox, alerts
+from tests.alerting.conftest import T0, firing, make_settings, resolved
+from tests.alerting.receiver import Receiver
+
+NOW = T0 + timedelta(minutes=2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def notifier(engine: Engine, url: str, clock: Clock, **kw) -> Notifier:
+    return Notifier(
+        make_settings(alert_webhook_urls=[url], **kw),
+        engine,
+        Metrics(CollectorRegistry()),
+        clock,
+        backoff=Backoff(base_s=1.0, cap_s=8.0),
+        rng=random.Random(7),
+    )
+
+
+def test_firing_then_resolved_delivered_signed_and_in_order(engine: Engine, receiver: Receiver) -> None:
+    clock = Clock()
+    n = notifier(engine, receiver.url, clock)
+    ev = firing()
+    with engine.begin() as conn:
+        n.record(conn, [ev])
+        n.record(conn, [resolved(ev)])  # both enqueued before any delivery
+    assert n.deliver_due(clock()) == 1  # resolved waits for firing to be delivered
+    assert n.deliver_due(clock()) == 1
+    got = receiver.wait_for(2)
+    assert [r.json()["status"] for r in got] == ["firing", "resolved"]
+    for r in got:
+        assert r.path == "/hook"
+        assert verify_signature(r.body, r.headers[SIGNATURE_HEADER], "s3cret")
+    # The resolve keeps the episode's labels (severity) although the event said "warning".
+    assert got[1].json()["alerts"][0]["labels"] == got[0].json()["alerts"][0]["labels"]
+    assert got[1].json()["alerts"][0]["fingerprint"] == got[0].json()["alerts"][0]["fingerprint"]
+    assert n.deliver_due(clock()) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(alerts.c.status, alerts.c.severity)).one() == ("resolved", "critical")
+    n.close()
+
+
+def test_receiver_down_then_up_delivers_exactly_once(engine: Engine) -> None:
+    rx = Receiver()  # not started: connection refused
+    clock = Clock()
+    n = notifier(engine, rx.url, clock)
+    ev = firing()
+    with engine.begin() as conn:
+        n.record(conn, [ev])
+    for _ in range(4):  # down: every attempt fails, retry pushed out by the backoff
+        assert n.deliver_due(clock()) == 0
+        clock.advance(10)
+    with engine.connect() as conn:
+        attempts, err = conn.execute(select(alert_outbox.c.attempts, alert_outbox.c.last_error)).one()
+    assert attempts == 4 and "ConnectionError" in err
+    assert n._metrics.registry.get_sample_value(
+        "finsentry_alert_delivery_failures_total", {"channel": "webhook"}
+    ) == 4
+    # A second instance (a restart) takes over the durable outbox once the receiver is back.
+    rx.start()
+    try:
+        other = notifier(engine, rx.url, clock)
+        with engine.begin() as conn:
+            other.record(conn, [resolved(ev)])
+        assert other.deliver_due(clock()) == 1
+        assert other.deliver_due(clock()) == 1
+        for _ in range(3):
+            clock.advance(120)
+            assert other.deliver_due(clock()) == 0
+        assert [r.json()["status"] for r in rx.wait_for(2)] == ["firing", "resolved"]
+        assert len(rx.received) == 2
+        assert other._metrics.registry.get_sample_value("finsentry_alert_outbox_pending") == 0
+    finally:
+        rx.stop()
+
+
+def test_backoff_schedule_grows_and_is_capped() -> None:
+    b, rng = Backoff(base_s=1, cap_s=60, jitter=0.5), random.Random(1)
+    delays = [b.delay(a, rng).total_seconds() for a in range(1, 12)]
+    for attempt, d in enumerate(delays, start=1):
+        raw = min(60, 2 ** (attempt - 1))
+        assert raw * 0.5 <= d <= raw
+    assert max(delays) <= 60
+
+
+def test_two_instances_recording_the_same_episode_notify_once(engine: Engine, receiver: Receiver) -> None:
+    clock = Clock()
+    a, b = notifier(engine, receiver.url, clock), notifier(engine, receiver.url, clock)
+    ev = firing()
+    with engine.begin() as conn:
+        a.record(conn, [ev])
+    with engine.begin() as conn:
+        b.record(conn, [ev])  # a replay/another consumer detected the same episode
+    with engine.begin() as conn:
+        b.record(conn, [resolved(ev)])
+    with engine.begin() as conn:
+        a.record(conn, [resolved(ev)])
+    for _ in range(3):
+        a.deliver_due(clock())
+        b.deliver_due(clock())
+    assert [r.json()["status"] for r in receiver.wait_for(2)] == ["firing", "resolved"]
+    assert len(receiver.received) == 2
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(alert_outbox)).scalar_one() == 2
+
+
+def test_concurrent_instances_race_on_record_and_delivery(pg_engine: Engine, receiver: Receiver) -> None:
+    """Real concurrency on PostgreSQL: 4 threads record the same 5 episodes and deliver."""
+    clock = Clock()
+    events = [firing(key=f"K{i}") for i in range(5)]
+    instances = [notifier(pg_engine, receiver.url, clock) for _ in range(4)]
+    barrier = threading.Barrier(len(instances))
+    errors: list[BaseException] = []
+
+    def work(n: Notifier) -> None:
+        try:
+            barrier.wait()
+            with pg_engine.begin() as conn:
+                n.record(conn, events)
+            for _ in range(3):
+                n.deliver_due(clock())
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in instances]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    got = receiver.wait_for(5)
+    assert sorted(r.json()["alerts"][0]["labels"]["key"] for r in got) == [f"K{i}" for i in range(5)]
+    assert len(receiver.received) == 5
+
+
+def test_no_targets_still_records_the_alert(sqlite_engine: Engine) -> None:
+    n = Notifier(make_settings(), sqlite_engine, Metrics(CollectorRegistry()), Clock())
+    with sqlite_engine.begin() as conn:
+        n.record(conn, [firing()])
+    assert n.deliver_due() == 0
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(alert_outbox)).scalar_one() == 0
+
+
+def test_background_thread_delivers_and_close_stops_it(sqlite_engine: Engine, receiver: Receiver) -> None:
+    n = Notifier(make_settings(alert_webhook_urls=[receiver.url]), sqlite_engine, Metrics(CollectorRegistry()))
+    n.start(interval_s=0.05)
+    with sqlite_engine.begin() as conn:
+        n.record(conn, [firing()])
+    assert len(receiver.wait_for(1, timeout=5)) == 1
+    n.close()
+    assert n._thread is None
