@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from dashboard.cli import register as register_dashboard
+from finsentry.bench import bench_command
+from finsentry.configref import config_command
 from ingest.cli import register as register_ingest
 from model.cli import register as register_model
 from monitor.cli import register as register_monitor
@@ -38,6 +40,8 @@ register_ingest(app)
 register_model(app)
 register_monitor(app)
 register_dashboard(app)
+app.command("config")(config_command)
+app.command("bench")(bench_command)
 
 
 def main() -> None:
