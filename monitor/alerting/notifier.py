@@ -144,10 +144,31 @@ class Notifier:
                 "updated_at": now,
             },
         )
-        if inserted != 1:
-            return  # another instance (or a replay) already recorded this episode
-        log.info("alert.firing", alert_id=event.alert_id, key_type=event.key_type, key=event.key)
-        self._enqueue(conn, event, now)
+        if inserted == 1:
+            log.info("alert.firing", alert_id=event.alert_id, key_type=event.key_type, key=event.key)
+            self._enqueue(conn, event.alert_id, "firing", [event], now)
+        elif event.severity == "critical":
+            self._record_escalation(conn, event, now)
+        # else: another instance (or a replay) already recorded this episode
+
+    def _record_escalation(self, conn: Connection, event: AlertEvent, now: datetime) -> None:
+        """warning -> critical within one episode: notified once, the warning alert superseded."""
+        changed = conn.execute(
+            update(alerts)
+            .where(alerts.c.id == event.alert_id, alerts.c.status == "firing", alerts.c.severity == "warning")
+            .values(
+                severity="critical",
+                fingerprint=fingerprint(alert_labels(event)),
+                figures=dict(event.figures),
+                updated_at=now,
+            )
+        ).rowcount
+        if changed != 1:
+            return
+        stored = event_from_row(conn.execute(select(alerts).where(alerts.c.id == event.alert_id)).one())
+        superseded = replace(stored, status="resolved", severity="warning", resolved_at=now)
+        log.info("alert.escalated", alert_id=event.alert_id, key_type=event.key_type, key=event.key)
+        self._enqueue(conn, event.alert_id, "firing", [stored, superseded], now)
 
     def _record_resolved(self, conn: Connection, event: AlertEvent, now: datetime) -> None:
         changed = conn.execute(
@@ -163,22 +184,18 @@ class Notifier:
         # Alertmanager match the resolve to the firing notification.
         resolved = replace(stored, figures=dict(event.figures) or stored.figures)
         log.info("alert.resolved", alert_id=event.alert_id, key_type=event.key_type, key=event.key)
-        self._enqueue(conn, resolved, now)
+        self._enqueue(conn, event.alert_id, "resolved", [resolved], now)
 
-    def _enqueue(self, conn: Connection, event: AlertEvent, now: datetime) -> None:
+    def _enqueue(self, conn: Connection, alert_id: str, kind: str, events: list[AlertEvent], now: datetime) -> None:
+        """One outbox row per target. Alertmanager rows hold ``[{"status", "alert"}]``: each
+        alert's ``endsAt`` is set at send time (future horizon if firing, send time if not)."""
         for channel, target in self._targets:
             if channel == WEBHOOK:
-                payload: Any = webhook_body([event], self._external_url)
+                payload: Any = webhook_body(events, self._external_url)
             else:
-                payload = alertmanager_alert(event, self._external_url)
+                payload = [{"status": e.status, "alert": alertmanager_alert(e, self._external_url)} for e in events]
             outbox.enqueue(
-                conn,
-                alert_id=event.alert_id,
-                status=event.status,
-                channel=channel,
-                target=target,
-                payload=payload,
-                now=now,
+                conn, alert_id=alert_id, status=kind, channel=channel, target=target, payload=payload, now=now
             )
 
     # --- delivery (own short transactions; HTTP outside them) --------------------------
@@ -199,8 +216,11 @@ class Notifier:
         if row.channel == WEBHOOK:
             self._sender.post_webhook(row.target, row.payload, self._secret)
         else:
-            ends = now if row.status == "resolved" else now + 4 * self._resend
-            self._sender.post_alertmanager(row.target, [with_ends_at(row.payload, ends)])
+            horizon = now + 4 * self._resend
+            body = [
+                with_ends_at(item["alert"], now if item["status"] == "resolved" else horizon) for item in row.payload
+            ]
+            self._sender.post_alertmanager(row.target, body)
 
     def _deliver_outbox(self, now: datetime) -> int:
         delivered = 0

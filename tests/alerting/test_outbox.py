@@ -176,3 +176,22 @@ def test_background_thread_delivers_and_close_stops_it(sqlite_engine: Engine, re
     assert len(receiver.wait_for(1, timeout=5)) == 1
     n.close()
     assert n._thread is None
+
+
+def test_escalation_is_notified_once_and_supersedes_the_warning(engine: Engine, receiver: Receiver) -> None:
+    clock = Clock()
+    a, b = notifier(engine, receiver.url, clock), notifier(engine, receiver.url, clock)
+    warn = firing(severity="warning")
+    crit = firing(severity="critical")
+    for n, ev in ((a, warn), (b, warn), (a, crit), (b, crit), (a, resolved(crit))):
+        with engine.begin() as conn:
+            n.record(conn, [ev])
+    for _ in range(4):
+        a.deliver_due(clock())
+    bodies = [r.json() for r in receiver.wait_for(3)]
+    assert len(receiver.received) == 3
+    assert [b_["status"] for b_ in bodies] == ["firing", "firing", "resolved"]
+    escalation = {a_["labels"]["severity"]: a_["status"] for a_ in bodies[1]["alerts"]}
+    assert escalation == {"critical": "firing", "warning": "resolved"}
+    assert bodies[1]["groupKey"] == bodies[0]["groupKey"]  # one group per key
+    assert bodies[2]["alerts"][0]["labels"]["severity"] == "critical"
