@@ -16,6 +16,7 @@ of the service, so the benchmark exercises what users run.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import signal
@@ -80,8 +81,9 @@ def tree_rss_bytes(pid: int) -> int:
 
 def _texts_from(path: Path) -> list[str]:
     texts: list[str] = []
-    if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as fh:
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
             for line in fh:
                 try:
                     obj = json.loads(line)
@@ -100,7 +102,7 @@ def load_texts(n: int, root: Path = REPO) -> list[str]:
     """``n`` real headlines from the repo's data (cycled when the file is shorter)."""
     for rel in TEXT_SOURCES:
         base = root / rel
-        files = sorted(base.glob("*.jsonl")) if base.is_dir() else [base]
+        files = sorted([*base.glob("*.jsonl"), *base.glob("*.jsonl.gz")]) if base.is_dir() else [base]
         for f in files:
             if f.is_file() and (texts := _texts_from(f)):
                 return [texts[i % len(texts)] for i in range(n)]
