@@ -103,6 +103,7 @@ def start_prometheus(workdir: Path, rules: Path, targets: list[str], alertmanage
             f"--config.file={workdir / 'prometheus.yml'}",
             f"--storage.tsdb.path={workdir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url=http://127.0.0.1:{port}",
             "--log.level=warn",
         ],
         f"http://127.0.0.1:{port}",
