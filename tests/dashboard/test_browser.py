@@ -1,0 +1,85 @@
+"""Real browser: `finsentry dashboard` served on loopback, opened in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SECTIONS = ("Overview", "Sentiment index over time", "Negative share by topic", "Sharpest negative moves",
+            "Headlines", "Alerts", "Model & pipeline health")
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make sysdeps)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"dashboard exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError("dashboard did not become healthy")
+
+
+def test_dashboard_in_chromium(seeded_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    finsentry = shutil.which("finsentry", path=str(Path(sys.executable).parent)) or "finsentry"
+    proc = subprocess.Popen(
+        [finsentry, "dashboard", "--port", str(port), "--store", seeded_url, "--refresh", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "FINSENTRY_LOG_FORMAT": "console"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update"],
+            )
+            page = browser.new_page(viewport={"width": 1600, "height": 3500})
+            page.goto(url, wait_until="domcontentloaded")
+            page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+            page.wait_for_selector("text=Model & pipeline health", timeout=60_000)
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+            page.wait_for_timeout(1500)  # let the last charts lay out
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            text = page.inner_text("body")
+            for section in SECTIONS:
+                assert section in text, section
+            assert "Items / min" in text and "Active alerts" in text
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert page.locator(".js-plotly-plot").count() >= 3
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+    assert b"dashboard.serving" in out
