@@ -7,3 +7,6 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
+    from monitor.alerting.cli import register as register_alerts
+
+    register_alerts(app)

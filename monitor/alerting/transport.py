@@ -2,22 +2,29 @@
 
 Every failure (connection refused, timeout, non-2xx) is translated into
 :class:`finsentry.errors.DeliveryError`; the outbox decides when to try again, so the HTTP
-client itself does no retrying beyond one quick reconnect.
+client itself makes exactly one attempt per call.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from finsentry.errors import DeliveryError
 from monitor.alerting.payload import encode
 from monitor.alerting.signing import SIGNATURE_HEADER, sign
 
 USER_AGENT = "finsentry-alerting/1"
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"()]+")
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """Short reason: the exception type and, when there is one, the OS error text."""
+    m = _ERRNO.search(str(exc))
+    return f"{type(exc).__name__} ({m.group(0).strip()})" if m else type(exc).__name__
 
 
 class Sender(Protocol):
@@ -34,7 +41,7 @@ class HttpSender:
     def __init__(self, connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0) -> None:
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, backoff_factor=0.2))
+        adapter = HTTPAdapter(max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = USER_AGENT
@@ -43,7 +50,7 @@ class HttpSender:
         try:
             resp = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise DeliveryError(f"POST {url}: {type(exc).__name__}") from exc
+            raise DeliveryError(f"POST {url}: {_reason(exc)}") from exc
         if not 200 <= resp.status_code < 300:
             raise DeliveryError(f"POST {url}: HTTP {resp.status_code} {resp.text[:200]!r}")
         return resp.status_code
