@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     detector_block_min_items: int = Field(5, ge=1, description="Blocks with fewer unique items are ignored by the baseline.")
     detector_min_blocks: int = Field(6, ge=1, description="Blocks a key needs for its own baseline; fewer = use the whole-stream baseline.")
     detector_noise_floor: float = Field(0.02, ge=0, le=1, description="Minimum over-dispersion of the negative share (absolute share units).")
-    detector_z_on: float = Field(4.0, gt=0, description="Fire when the spike score reaches this.")
+    detector_z_on: float = Field(4.5, gt=0, description="Fire when the spike score reaches this.")
     detector_z_off: float = Field(2.0, ge=0, description="Resolve once the spike score stays below this for detector_resolve_s.")
     detector_z_critical: float = Field(7.0, gt=0, description="Spike score at or above this makes the alert critical.")
     detector_resolve_s: int = Field(600, ge=0, description="Event time the score must stay below z_off before an episode resolves (s).")

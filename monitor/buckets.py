@@ -1,0 +1,189 @@
+"""Event-time buckets: additive per-key counts, the watermark, and allowed lateness.
+
+Pure logic (no I/O). An item lands in the bucket ``floor(published_at / width)`` of every key
+it belongs to: ``("all", "*")``, ``("topic", best topic)``, ``("ticker", sym)`` for each ticker
+and ``("source", name)``. Only scored items count (``label`` set); a syndicated copy
+(``duplicate_of`` set) adds to ``n_duplicates`` only, so a story counts once for spikes.
+
+Buckets are monoids: :func:`merge` is associative and commutative with :data:`EMPTY` as
+identity, which is what lets several consumer instances add into the same stored rows.
+
+    >>> c = merge(Counts(n_negative=1, score_sum=-0.9), Counts(n_positive=1, score_sum=0.8))
+    >>> c.total, round(c.negative_share, 2)
+    (2, 0.5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from monitor.records import ScoredItem
+
+KeyId = tuple[str, str]  # (key_type, key)
+BucketId = tuple[str, str, datetime]  # (key_type, key, bucket_start UTC)
+
+ALL: KeyId = ("all", "*")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Additive counts of one bucket (or a sum of buckets) for one key."""
+
+    n_negative: int = 0
+    n_neutral: int = 0
+    n_positive: int = 0
+    n_duplicates: int = 0  # syndicated copies: stored, linked, never in n_* or score_sum
+    score_sum: float = 0.0
+
+    @property
+    def total(self) -> int:
+        """Unique scored items (copies excluded)."""
+        return self.n_negative + self.n_neutral + self.n_positive
+
+    @property
+    def negative_share(self) -> float:
+        return self.n_negative / self.total if self.total else 0.0
+
+    @property
+    def mean_score(self) -> float:
+        """The sentiment index: mean of p_positive - p_negative over unique items."""
+        return self.score_sum / self.total if self.total else 0.0
+
+    def __add__(self, other: Counts) -> Counts:
+        return merge(self, other)
+
+
+EMPTY = Counts()
+
+
+def merge(a: Counts, b: Counts) -> Counts:
+    return Counts(
+        a.n_negative + b.n_negative,
+        a.n_neutral + b.n_neutral,
+        a.n_positive + b.n_positive,
+        a.n_duplicates + b.n_duplicates,
+        a.score_sum + b.score_sum,
+    )
+
+
+def total(parts: Iterable[Counts]) -> Counts:
+    out = EMPTY
+    for p in parts:
+        out = merge(out, p)
+    return out
+
+
+def as_utc(ts: datetime) -> datetime:
+    """Naive datetimes (SQLite reads them back that way) are taken as UTC."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def bucket_start(ts: datetime, width_s: int) -> datetime:
+    """Start of the event-time bucket holding ``ts`` (UTC, aligned to the epoch)."""
+    secs = int((as_utc(ts) - _EPOCH).total_seconds() // width_s) * width_s
+    return _EPOCH + timedelta(seconds=secs)
+
+
+def keys_of(item: ScoredItem) -> list[KeyId]:
+    """Every aggregation key an item belongs to (deduplicated, stable order)."""
+    keys: list[KeyId] = [ALL]
+    if item.topic:
+        keys.append(("topic", item.topic))
+    for sym in dict.fromkeys(item.tickers):
+        keys.append(("ticker", sym))
+    if item.source:
+        keys.append(("source", item.source))
+    return keys
+
+
+def item_counts(item: ScoredItem) -> Counts:
+    """What one item adds to each of its buckets (EMPTY when unscored)."""
+    if not item.scored:
+        return EMPTY
+    if item.duplicate_of is not None:
+        return Counts(n_duplicates=1)
+    score = float(item.score or 0.0)
+    if item.label == "negative":
+        return Counts(n_negative=1, score_sum=score)
+    if item.label == "positive":
+        return Counts(n_positive=1, score_sum=score)
+    return Counts(n_neutral=1, score_sum=score)
+
+
+def contributions(items: Iterable[ScoredItem], width_s: int) -> dict[BucketId, Counts]:
+    """Sum of what ``items`` add to each bucket; the unit written to the store per batch."""
+    out: dict[BucketId, Counts] = {}
+    for item in items:
+        c = item_counts(item)
+        if c == EMPTY:
+            continue
+        start = bucket_start(item.published_at, width_s)
+        for kt, k in keys_of(item):
+            bid = (kt, k, start)
+            out[bid] = merge(out.get(bid, EMPTY), c)
+    return out
+
+
+class Watermark:
+    """Event-time progress: the latest ``published_at`` seen; older than lateness = late.
+
+    Lateness is judged against the watermark *before* a batch, so the order of items inside
+    a batch never matters.
+    """
+
+    def __init__(self, allowed_lateness_s: int, value: datetime | None = None) -> None:
+        self.lateness = timedelta(seconds=allowed_lateness_s)
+        self.value = as_utc(value) if value is not None else None
+
+    def is_late(self, ts: datetime) -> bool:
+        return self.value is not None and as_utc(ts) < self.value - self.lateness
+
+    def split(self, items: Iterable[ScoredItem]) -> tuple[list[ScoredItem], list[ScoredItem]]:
+        """(on time, late) against the current value."""
+        on_time: list[ScoredItem] = []
+        late: list[ScoredItem] = []
+        for item in items:
+            (late if self.is_late(item.published_at) else on_time).append(item)
+        return on_time, late
+
+    def advance(self, ts: datetime) -> None:
+        ts = as_utc(ts)
+        if self.value is None or ts > self.value:
+            self.value = ts
+
+
+class BucketTable:
+    """In-memory twin of the stored ``buckets`` table: apply batches, read counts.
+
+    The service writes the same contributions to the store; tests and the evaluation use
+    this to reason about buckets without a database.
+    """
+
+    def __init__(self, width_s: int, allowed_lateness_s: int) -> None:
+        self.width_s = width_s
+        self.watermark = Watermark(allowed_lateness_s)
+        self.rows: dict[BucketId, Counts] = {}
+        self.late = 0
+
+    def apply(self, batch: Iterable[ScoredItem]) -> list[ScoredItem]:
+        """Add a batch; returns the late items (counted, not applied)."""
+        batch = list(batch)
+        on_time, late = self.watermark.split(batch)
+        for bid, c in contributions(on_time, self.width_s).items():
+            self.rows[bid] = merge(self.rows.get(bid, EMPTY), c)
+        for item in batch:
+            self.watermark.advance(item.published_at)
+        self.late += len(late)
+        return late
+
+    def series(self, key: KeyId) -> Iterator[tuple[datetime, Counts]]:
+        kt, k = key
+        for (bkt, bk, start), c in sorted(self.rows.items(), key=lambda kv: kv[0][2]):
+            if bkt == kt and bk == k:
+                yield start, c
+
+    def as_mapping(self) -> Mapping[BucketId, Counts]:
+        return dict(self.rows)
