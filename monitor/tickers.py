@@ -83,7 +83,7 @@ _CUE = re.compile(
     r"shareholders?|valuation|market (?:value|cap)|quarter(?:ly)?|results|dividend|buyback|"
     r"takeover|acquisition|acquires?|merger|IPO|antitrust|lawsuit|sues|iPhones?|retailer|"
     r"tech giant|carmaker|automaker|airline|bank|lender|insurer|chipmaker|layoffs|job cuts|"
-    r"analysts?|downgrades?|upgrades?|Wall Street|Nasdaq|S&P|Dow|FTSE|[$€£]\s?\d)",
+    r"analysts?|downgrades?|upgrades?|Wall Street|Nasdaq|S&P|Dow|FTSE)\b|[$€£]\s?\d",
     re.IGNORECASE,
 )
 _WORD_AFTER = re.compile(r"(?:'s\b)?[\s,]*([A-Za-z][\w.&'-]*)?")
@@ -216,12 +216,13 @@ class TickerExtractor:
             return False
         if nxt_l in _CORP_NEXT or possessive:
             return True
-        if nxt[:1].isupper() and not nxt.isupper() and not title:
+        if title:
+            return False  # Title Case: capitals and cues are no evidence ("Antitrust Push Target FTC")
+        if nxt[:1].isupper() and not nxt.isupper():
             return False  # part of another proper noun: "Apple Daily", "Amazon Rainforest"
         if has_cue:
             return True
-        at_start = _SENTENCE_START.search(before) is not None
-        return not title and not at_start
+        return _SENTENCE_START.search(before) is None  # mid-sentence capital in sentence case
 
 
 @cache
