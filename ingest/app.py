@@ -1,0 +1,167 @@
+"""The composition root of ``finsentry run``: settings -> broker -> classifiers -> store -> metrics
+-> monitor -> Kafka source/sink -> the consumer loop. Nothing else builds these objects.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from finsentry.errors import BrokerError, StoreUnavailable
+from finsentry.logs import configure, get_logger
+from finsentry.settings import Settings
+from ingest.broker import EmbeddedBroker
+from ingest.kafka_io import ConsumerConfig, Sink, Source, ensure_topics
+from ingest.languages import LanguageDetector, ModelRouter
+from ingest.service import IngestService, LoopConfig, Monitor
+from monitor.metrics import Metrics
+from monitor.store import Store
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Running:
+    """What :func:`build` started; :meth:`close` stops it in reverse order."""
+
+    service: IngestService
+    bootstrap: str
+    broker: EmbeddedBroker | None = None
+    metrics_server: Any = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for fn in reversed(self.closers):
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - best effort at shutdown
+                log.warning("shutdown.step_failed", error=str(exc))
+        self.closers.clear()
+
+
+def _retry(what: str, fn: Callable[[], Any], stop: threading.Event, exc_types: tuple[type[Exception], ...],
+           initial: float = 0.5, maximum: float = 10.0) -> Any:
+    """Call ``fn`` until it works (or ``stop``), logging one line when it starts and stops failing."""
+    delay, failing = initial, False
+    while True:
+        try:
+            out = fn()
+            if failing:
+                log.info(f"{what}.reachable")
+            return out
+        except exc_types as exc:
+            if not failing:
+                log.warning(f"{what}.unreachable", error=str(exc), retry="with backoff")
+                failing = True
+            if stop.wait(delay):
+                raise
+            delay = min(maximum, delay * 2)
+
+
+def load_monitor(settings: Settings, store: Store, metrics: Metrics) -> Monitor | None:
+    """The monitor package's service (tickers, rollups, spikes, alerts) when it is installed."""
+    try:
+        from monitor.service import MonitorService
+    except ImportError as exc:
+        log.warning("monitor.unavailable", error=str(exc), effect="items stored without trends/alerts")
+        return None
+    return MonitorService(settings, store, metrics)
+
+
+def build(settings: Settings, stop: threading.Event, *, classifier_loader: Callable | None = None,
+          with_monitor: bool = True) -> Running:
+    """Start everything ``finsentry run`` needs (but not the loop itself)."""
+    closers: list[Callable[[], None]] = []
+    broker = None
+    bootstrap = settings.kafka_bootstrap
+    try:
+        if not bootstrap:
+            broker = EmbeddedBroker(port=settings.embedded_broker_port).start()
+            closers.append(broker.stop)
+            bootstrap = broker.bootstrap
+            log.info("broker.embedded", bootstrap=bootstrap,
+                     note="no FINSENTRY_KAFKA_BOOTSTRAP given: started an in-memory Tansu broker")
+        topics = [*settings.topic, settings.dlq_topic, settings.output_topic]
+        _retry("kafka", partial(ensure_topics, bootstrap, topics, settings.topic_partitions), stop, (BrokerError,))
+
+        if classifier_loader is None:
+            from model import load_classifier
+
+            classifier_loader = partial(_load_model, load_classifier, settings)
+        router = ModelRouter(settings.language_models, classifier_loader, settings.model_path)
+
+        store = _retry("store", partial(Store, settings.store_url), stop, (StoreUnavailable,))
+        closers.append(store.close)
+
+        metrics = Metrics()
+        server = None
+        if settings.metrics_port:
+            from monitor.exposition import MetricsServer
+
+            server = MetricsServer.start(metrics.registry, settings.metrics_host, settings.metrics_port)
+            closers.append(server.close)
+            log.info("metrics.serving", url=server.url)
+
+        monitor = load_monitor(settings, store, metrics) if with_monitor else None
+        cfg = LoopConfig(
+            dlq_topic=settings.dlq_topic, output_topic=settings.output_topic,
+            batch_max_records=settings.batch_max_records, batch_max_wait_ms=settings.batch_max_wait_ms,
+            max_text_chars=settings.max_text_chars,
+        )
+        ccfg = ConsumerConfig(
+            bootstrap=bootstrap, topics=tuple(settings.topic), group=settings.group,
+            auto_offset_reset=settings.auto_offset_reset, session_timeout_ms=settings.session_timeout_ms,
+            max_poll_records=settings.batch_max_records,
+        )
+        service = IngestService(
+            cfg, source_factory=partial(Source, ccfg), sink_factory=partial(Sink, bootstrap),
+            store=store, router=router, metrics=metrics, monitor=monitor, detector=LanguageDetector(),
+        )
+    except BaseException:
+        for fn in reversed(closers):
+            fn()
+        raise
+    return Running(service=service, bootstrap=bootstrap, broker=broker, metrics_server=server, closers=closers)
+
+
+def _load_model(load_classifier: Callable, settings: Settings, path: str | None) -> Any:
+    return load_classifier(path, provider=settings.provider, topic_threshold=settings.topic_threshold)
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT -> finish the batch, commit, leave the group, exit 0."""
+
+    def handler(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            log.info("service.stop_requested", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run(settings: Settings, stop: threading.Event | None = None) -> int:
+    """``finsentry run``: blocks until SIGTERM/SIGINT; returns the exit code."""
+    configure(settings.log_level, settings.log_format)
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        install_signal_handlers(stop)
+    t0 = time.monotonic()
+    try:
+        running = build(settings, stop)
+    except (BrokerError, StoreUnavailable):
+        if stop.is_set():  # asked to stop while still waiting for a dependency
+            return 0
+        raise
+    log.info("service.ready", bootstrap=running.bootstrap, topics=settings.topic, group=settings.group,
+             startup_s=round(time.monotonic() - t0, 2))
+    try:
+        running.service.run(stop)
+    finally:
+        running.close()
+    return 0

@@ -1,0 +1,112 @@
+"""Language of each item (declared or detected offline) and the language -> model routing.
+
+Detection uses py3langid restricted to ``CANDIDATES`` (widely used news languages): unrestricted,
+it labels short English headlines as e.g. Nigerian Pidgin (22 of 9,172 bundled English items);
+restricted, 6 of 11,134 bundled items differ from the feed's declared language (one of them
+really is Italian). Items in a language with no configured model are stored unscored
+(``label=None``) and kept out of the aggregates - never scored by the wrong model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from finsentry.errors import ConfigError
+from finsentry.logs import get_logger
+
+log = get_logger(__name__)
+
+CANDIDATES = tuple(
+    "en de fr es it pt nl pl ru uk cs sk sv da no fi tr ar zh ja ko hi id vi ro hu el he th bg hr sr sl "
+    "lt lv et ms fa".split()
+)
+SHIPPED = "shipped"
+
+
+def normalize_lang(code: str | None) -> str | None:
+    """'en-US' -> 'en', 'PL' -> 'pl', '' -> None (ISO 639-1 primary subtag)."""
+    if not code:
+        return None
+    primary = code.strip().replace("_", "-").split("-")[0].lower()
+    return primary or None
+
+
+class LanguageDetector:
+    """Offline detection (py3langid), loaded once on first use (~0.2 ms per headline)."""
+
+    def __init__(self, candidates: Sequence[str] = CANDIDATES) -> None:
+        self._candidates = list(candidates)
+        self._ident: Any = None
+
+    def _load(self) -> Any:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        ident.set_languages(self._candidates)
+        return ident
+
+    def detect(self, text: str) -> str:
+        if self._ident is None:
+            self._ident = self._load()
+        lang, _p = self._ident.classify(text)
+        return str(lang)
+
+    def language_of(self, text: str, declared: str | None) -> str:
+        return normalize_lang(declared) or self.detect(text)
+
+
+class Classifier(Protocol):
+    version: str
+    provider: str
+
+    def classify(self, texts: list[str]) -> list[Any]: ...
+
+
+Loader = Callable[[str | None], Classifier]
+
+
+class ModelRouter:
+    """Language -> classifier, each distinct model loaded once.
+
+    ``table`` is ``settings.language_models`` (e.g. ``{"en": "shipped", "de": "/models/de"}``);
+    ``"shipped"`` means ``model_path`` when given (``--model``), else the model in ``model/shipped``.
+    """
+
+    def __init__(self, table: Mapping[str, str], loader: Loader, model_path: str | None = None) -> None:
+        if not table:
+            raise ConfigError("language_models is empty: at least one language needs a model")
+        self._by_lang: dict[str, Classifier] = {}
+        loaded: dict[str | None, Classifier] = {}
+        for lang, where in table.items():
+            key = normalize_lang(lang)
+            if key is None:
+                raise ConfigError(f"language_models has an empty language code: {table!r}")
+            path = (model_path or None) if where == SHIPPED else where
+            if path not in loaded:
+                loaded[path] = loader(path)
+            self._by_lang[key] = loaded[path]
+        self.models = list(loaded.values())
+        log.info("router.ready", languages=sorted(self._by_lang),
+                 models={k: getattr(v, "version", "?") for k, v in self._by_lang.items()})
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self._by_lang)
+
+    def model_for(self, lang: str | None) -> Classifier | None:
+        return self._by_lang.get(lang) if lang else None
+
+    def classify(self, texts: Sequence[str], langs: Sequence[str | None]) -> list[tuple[Any, str | None]]:
+        """Predictions aligned with ``texts``: ``(prediction, model_version)`` or ``(None, None)``."""
+        out: list[tuple[Any, str | None]] = [(None, None)] * len(texts)
+        groups: dict[int, tuple[Classifier, list[int]]] = {}
+        for i, lang in enumerate(langs):
+            clf = self.model_for(lang)
+            if clf is not None:
+                groups.setdefault(id(clf), (clf, []))[1].append(i)
+        for clf, idx in groups.values():
+            preds = clf.classify([texts[i] for i in idx])
+            for i, p in zip(idx, preds, strict=True):
+                out[i] = (p, getattr(clf, "version", None))
+        return out

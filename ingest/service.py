@@ -1,0 +1,298 @@
+"""The consumer loop: poll a batch -> validate -> classify -> store -> monitor -> publish -> commit.
+
+At-least-once: offsets are committed only after the store write (and the DLQ / output sends)
+succeeded; the store is idempotent by id, so a redelivered record never makes a second row.
+When the store or the broker fails, the loop seeks back to the first uncommitted offset of the
+batch, backs off and re-reads: nothing is lost and the consumer stays in its group.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from finsentry.errors import BrokerError, StoreUnavailable
+from finsentry.logs import get_logger
+from ingest.kafka_io import Record, Sink, Source
+from ingest.languages import LanguageDetector, ModelRouter
+from ingest.records import dlq_headers, first_offsets, next_offsets, scored_item, scored_payload, triage
+from monitor.metrics import Metrics
+from monitor.records import ScoredItem
+from monitor.store import DeadLetter, Store
+
+log = get_logger(__name__)
+
+
+class Monitor(Protocol):
+    """What the loop needs from ``monitor.service.MonitorService``."""
+
+    def enrich(self, items: list[ScoredItem]) -> None: ...
+    def in_transaction(self, conn: Any, new_items: list[ScoredItem]) -> None: ...
+    def after_write(self, new_items: list[ScoredItem]) -> None: ...
+    def tick(self, now: datetime) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    dlq_topic: str = "news.dlq"
+    output_topic: str = ""  # '' = do not publish scored items
+    batch_max_records: int = 256
+    batch_max_wait_ms: int = 200
+    max_text_chars: int = 10_000
+    health_every_s: float = 5.0
+    tick_every_s: float = 1.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 10.0
+    instance: str = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Backoff:
+    """Exponential backoff with a state flag, so each outage logs once when it starts and ends."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial, self.maximum = initial, maximum
+        self.delay = 0.0
+
+    @property
+    def failing(self) -> bool:
+        return self.delay > 0
+
+    def fail(self) -> float:
+        self.delay = self.initial if not self.delay else min(self.maximum, self.delay * 2)
+        return self.delay
+
+    def ok(self) -> bool:
+        """Reset; True if this ends an outage."""
+        was, self.delay = self.failing, 0.0
+        return was
+
+
+class IngestService:
+    """One consumer-group member. Build with collaborators; call :meth:`run` with a stop event."""
+
+    def __init__(self, cfg: LoopConfig, source_factory: Callable[..., Source], sink_factory: Callable[[], Sink],
+                 store: Store, router: ModelRouter, metrics: Metrics, monitor: Monitor | None = None,
+                 detector: LanguageDetector | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.cfg = cfg
+        self._source_factory, self._sink_factory = source_factory, sink_factory
+        self.store, self.router, self.metrics, self.monitor = store, router, metrics, monitor
+        self.detector = detector or LanguageDetector()
+        self.clock = clock
+        self.source: Source | None = None
+        self.sink: Sink | None = None
+        self._uncommitted: dict[tuple[str, int], int] = {}
+        self._store_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
+        self._broker_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
+        self.counts = {"consumed": 0, "processed": 0, "dead_lettered": 0, "batches": 0}
+        self._last_health = 0.0
+        self._last_tick = 0.0
+        self._rate_mark = (time.monotonic(), 0)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def _connect(self, stop: threading.Event) -> bool:
+        while not stop.is_set():
+            try:
+                self.sink = self.sink or self._sink_factory()
+                self.source = self._source_factory(on_revoked=self._on_revoked)
+                if self._broker_backoff.ok():
+                    log.info("kafka.reachable")
+                return True
+            except BrokerError as exc:
+                delay = self._broker_backoff.fail()
+                if delay == self.cfg.backoff_initial_s:
+                    log.warning("kafka.unreachable", error=str(exc), retry="with backoff")
+                stop.wait(delay)
+        return False
+
+    def _on_revoked(self, partitions: set[tuple[str, int]]) -> None:
+        """Rebalance: commit what is done for the partitions we lose."""
+        done = {tp: o for tp, o in self._uncommitted.items() if tp in partitions}
+        if done and self.source is not None:
+            try:
+                self.source.commit(done)
+            except BrokerError as exc:
+                log.warning("kafka.commit_on_revoke_failed", error=str(exc))
+        for tp in partitions:
+            self._uncommitted.pop(tp, None)
+        log.info("kafka.partitions_revoked", partitions=sorted(f"{t}-{p}" for t, p in partitions))
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set; then finish the batch, commit, leave the group."""
+        log.info("service.starting", instance=self.cfg.instance, languages=self.router.languages)
+        if not self._connect(stop):
+            return
+        assert self.source is not None
+        announced = False
+        try:
+            while not stop.is_set():
+                try:
+                    records = self.source.poll(self.cfg.batch_max_wait_ms, self.cfg.batch_max_records)
+                    if self._broker_backoff.ok():
+                        log.info("kafka.reachable")
+                except BrokerError as exc:
+                    delay = self._broker_backoff.fail()
+                    if delay == self.cfg.backoff_initial_s:
+                        log.warning("kafka.unreachable", error=str(exc), retry="with backoff")
+                    stop.wait(delay)
+                    continue
+                if not announced and self.source.assignment():
+                    announced = True
+                    log.info("service.consuming", partitions=sorted(f"{t}-{p}" for t, p in self.source.assignment()))
+                if records:
+                    self.process(records, stop)
+                self._periodic()
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self.source is not None:
+            if self._uncommitted:
+                try:
+                    self.source.commit(self._uncommitted)
+                    self._uncommitted = {}
+                except BrokerError as exc:
+                    log.warning("kafka.final_commit_failed", error=str(exc))
+            self.source.close()
+        if self.sink is not None:
+            self.sink.close()
+        if self.monitor is not None:
+            self.monitor.close()
+        self._write_health()
+        log.info("service.stopped", **self.counts)
+
+    # --- one batch ---------------------------------------------------------------------
+    def process(self, records: list[Record], stop: threading.Event) -> bool:
+        """Handle one polled batch; True if committed, False if it will be re-read (seeked back)."""
+        t0 = time.perf_counter()
+        m = self.metrics
+        valid, rejected = triage(records, self.cfg.max_text_chars)
+        now = self.clock()
+        langs = [self.detector.language_of(msg.text, msg.lang) for _, msg in valid]
+        t_inf = time.perf_counter()
+        preds = self.router.classify([msg.text for _, msg in valid], langs)
+        if valid:
+            m.inference_latency.observe(time.perf_counter() - t_inf)
+        items = [scored_item(rec, msg, lang, p, ver, now)
+                 for (rec, msg), lang, (p, ver) in zip(valid, langs, preds, strict=True)]
+        if self.monitor is not None and items:
+            self.monitor.enrich(items)
+
+        # Store first: a failure here means nothing is committed and the batch is re-read.
+        t_store = time.perf_counter()
+        try:
+            new_items = self.store.write_batch(items, self.monitor.in_transaction if self.monitor else None)
+            self.store.record_dead_letters(
+                [DeadLetter(r.record.topic, r.record.partition, r.record.offset, r.reason) for r in rejected])
+        except StoreUnavailable as exc:
+            m.store_errors.inc()
+            delay = self._store_backoff.fail()
+            if delay == self.cfg.backoff_initial_s:
+                log.error("store.unavailable", error=str(exc), action="pausing; offsets not committed")
+            self._rewind(records)
+            stop.wait(delay)
+            return False
+        m.store_write_latency.observe(time.perf_counter() - t_store)
+        if self._store_backoff.ok():
+            log.info("store.available", action="resuming")
+        if self.monitor is not None and new_items:
+            self.monitor.after_write(new_items)
+
+        # Then Kafka: dead letters (original bytes + reason headers) and scored items, flushed.
+        assert self.sink is not None and self.source is not None
+        try:
+            for rej in rejected:
+                self.sink.send(self.cfg.dlq_topic, rej.record.value, key=rej.record.key, headers=dlq_headers(rej))
+            if self.cfg.output_topic:
+                for it in items:
+                    self.sink.send(self.cfg.output_topic, scored_payload(it), key=it.id.encode())
+            self.sink.flush()
+        except BrokerError as exc:
+            log.warning("kafka.publish_failed", error=str(exc), action="re-reading batch")
+            self._rewind(records)
+            stop.wait(self._broker_backoff.fail())
+            return False
+
+        offsets = next_offsets(records)
+        self._uncommitted.update(offsets)
+        try:
+            self.source.commit(offsets)
+            self._uncommitted = {}
+        except BrokerError as exc:  # e.g. a rebalance took the partition: the new owner re-reads (idempotent)
+            log.warning("kafka.commit_failed", error=str(exc))
+            self._uncommitted = {}
+
+        # Metrics after the batch is durable.
+        by_topic: dict[str, int] = {}
+        for r in records:
+            by_topic[r.topic] = by_topic.get(r.topic, 0) + 1
+        for topic, n in by_topic.items():
+            m.consumed.labels(topic).inc(n)
+        for rej in rejected:
+            m.dead_lettered.labels(rej.reason).inc()
+            log.info("record.dead_lettered", reason=rej.reason, topic=rej.record.topic,
+                     partition=rej.record.partition, offset=rej.record.offset)
+        m.processed.inc(len(new_items))
+        if len(items) > len(new_items):
+            m.duplicates.inc(len(items) - len(new_items))
+        for it in new_items:
+            if it.label is None:
+                m.unsupported_language.labels(it.lang or "und").inc()
+            else:
+                m.items_by_label.labels(it.label, it.topic or "none").inc()
+        m.batch_size.observe(len(records))
+        m.batch_latency.observe(time.perf_counter() - t0)
+        self.counts["consumed"] += len(records)
+        self.counts["processed"] += len(new_items)
+        self.counts["dead_lettered"] += len(rejected)
+        self.counts["batches"] += 1
+        return True
+
+    def _rewind(self, records: list[Record]) -> None:
+        assert self.source is not None
+        for tp, offset in first_offsets(records).items():
+            self.source.seek(tp, offset)
+
+    # --- periodic ----------------------------------------------------------------------
+    def _periodic(self) -> None:
+        now = time.monotonic()
+        if self.monitor is not None and now - self._last_tick >= self.cfg.tick_every_s:
+            self._last_tick = now
+            try:
+                self.monitor.tick(self.clock())
+            except StoreUnavailable as exc:
+                log.warning("monitor.tick_failed", error=str(exc))
+        if now - self._last_health >= self.cfg.health_every_s:
+            self._last_health = now
+            self._write_health()
+
+    def _lag(self) -> int:
+        if self.source is None:
+            return 0
+        try:
+            lags = self.source.lag()
+        except Exception:  # noqa: BLE001 - lag is best effort
+            return 0
+        for (topic, part), lag in lags.items():
+            self.metrics.consumer_lag.labels(topic, str(part)).set(lag)
+        return sum(lags.values())
+
+    def _write_health(self) -> None:
+        now = time.monotonic()
+        t_prev, n_prev = self._rate_mark
+        rate = (self.counts["processed"] - n_prev) / max(now - t_prev, 1e-6)
+        self._rate_mark = (now, self.counts["processed"])
+        model = self.router.models[0] if self.router.models else None
+        try:
+            self.store.upsert_health(
+                self.cfg.instance, consumed=self.counts["consumed"], processed=self.counts["processed"],
+                dead_lettered=self.counts["dead_lettered"], lag=self._lag(), items_per_s=round(rate, 2),
+                model_version=getattr(model, "version", None), provider=getattr(model, "provider", None))
+        except StoreUnavailable:
+            pass  # the batch path reports store outages
