@@ -4,7 +4,8 @@ Pure functions. ``story_hash`` is an exact-match key over a normalised text: out
 wire story with different case, punctuation, whitespace, HTML entities, links, source tags
 ("... - Reuters", "... | CNBC", "(Reuters) -") and wire prefixes ("UPDATE 2-", "REFILE-"), and all
 of those normalise away. ``is_near_duplicate`` is the second stage for copies that were lightly
-edited (a word added or swapped): Jaccard similarity of word-bigram shingles.
+edited (a word added or swapped): Jaccard similarity of character 5-shingles of the normalised
+texts (word shingles are too harsh on 10-word headlines: one changed word breaks two bigrams).
 
 The monitor stores ``story_hash`` in ``items.story_hash`` and links an item to the first item with
 the same hash (or a near duplicate) within ``settings.syndication_window_s``.
@@ -71,16 +72,16 @@ def story_hash(text: str) -> str:
     return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def shingles(text: str, k: int = 2) -> frozenset[tuple[str, ...]]:
-    """Word k-shingles of the normalised text (the words themselves for very short texts)."""
-    words = normalise(text).split()
-    if len(words) < k:
-        return frozenset((w,) for w in words)
-    return frozenset(tuple(words[i : i + k]) for i in range(len(words) - k + 1))
+def shingles(text: str, k: int = 5) -> frozenset[str]:
+    """Character k-shingles of the normalised text (robust to one-word edits in short headlines)."""
+    norm = normalise(text)
+    if len(norm) <= k:
+        return frozenset([norm]) if norm else frozenset()
+    return frozenset(norm[i : i + k] for i in range(len(norm) - k + 1))
 
 
-def similarity(a: str, b: str, k: int = 2) -> float:
-    """Jaccard similarity of word-bigram shingles, 0..1 (1.0 for two empty texts)."""
+def similarity(a: str, b: str, k: int = 5) -> float:
+    """Jaccard similarity of character 5-shingles of the normalised texts, 0..1 (1.0 for two empty texts)."""
     sa, sb = shingles(a, k), shingles(b, k)
     if not sa and not sb:
         return 1.0
