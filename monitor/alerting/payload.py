@@ -63,8 +63,9 @@ def alert_annotations(event: AlertEvent) -> dict[str, str]:
         detail = f"negative share {share:.0%} vs baseline {base:.0%}"
     else:
         detail = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(f.items())) or "no figures"
-    if "statistic" in f:
-        detail += f", statistic {_fmt(f['statistic'])}"
+    stat = f.get("z", f.get("statistic"))  # the detector's test statistic
+    if stat is not None:
+        detail += f", spike score {_fmt(stat)}"
     if "window_items" in f:
         detail += f", {int(f['window_items'])} items in window"
     what = "resolved" if event.status == "resolved" else "spike"

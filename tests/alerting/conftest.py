@@ -73,7 +73,7 @@ def firing(key: str = "SIVB", key_type: str = "ticker", onset: datetime = T0, se
         severity=severity,  # type: ignore[arg-type]
         started_at=onset,
         resolved_at=None,
-        figures={"negative_share": 0.72, "baseline_negative_share": 0.18, "statistic": 6.3, "window_items": 41.0},
+        figures={"negative_share": 0.72, "baseline_negative_share": 0.18, "z": 6.3, "window_items": 41.0},
         evidence=(Evidence("n1", "SVB shares plunge after capital raise", "CNBC", -0.93),),
     )
 
@@ -87,5 +87,5 @@ def resolved(event: AlertEvent, after: timedelta = timedelta(minutes=30)) -> Ale
         severity="warning",  # deliberately different: the stored episode's labels must win
         started_at=event.started_at,
         resolved_at=event.started_at + after,
-        figures={"negative_share": 0.2, "baseline_negative_share": 0.18, "statistic": 0.4},
+        figures={"negative_share": 0.2, "baseline_negative_share": 0.18, "z": 0.4},
     )

@@ -3,6 +3,7 @@ Alertmanager delivers them to a webhook receiver in the test."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,9 +33,11 @@ def test_notifier_to_alertmanager_to_receiver(tmp_path: Path, sqlite_engine: Eng
         ev = firing(onset=onset)
         with sqlite_engine.begin() as conn:
             n.record(conn, [ev])
+        t0 = time.monotonic()
         assert n.deliver_due() == 1
 
         (got,) = rx.wait_for(1, timeout=15)
+        print(f"push -> alertmanager -> receiver: {time.monotonic() - t0:.2f} s")
         body = got.json()
         assert body["version"] == "4" and body["status"] == "firing" and body["receiver"] == "test"
         (alert,) = body["alerts"]

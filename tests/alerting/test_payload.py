@@ -36,8 +36,8 @@ def test_webhook_body_has_the_alertmanager_v4_shape() -> None:
     assert alert["startsAt"] == "2023-03-10T14:00:00.000Z" and alert["endsAt"] == ZERO_TIME
     ann = alert["annotations"]
     assert ann["summary"] == "Negative news spike for ticker SIVB"
-    assert "72% vs baseline 18%" in ann["description"] and "statistic 6.3" in ann["description"]
-    assert ann["negative_share"] == "0.72" and ann["statistic"] == "6.3"
+    assert "72% vs baseline 18%" in ann["description"] and "spike score 6.3" in ann["description"]
+    assert ann["negative_share"] == "0.72" and ann["z"] == "6.3"
     assert all(isinstance(v, str) for v in ann.values())  # Alertmanager annotations are strings
     assert json.loads(ann["evidence"]) == [
         {"id": "n1", "text": "SVB shares plunge after capital raise", "source": "CNBC", "score": -0.93}

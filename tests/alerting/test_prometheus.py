@@ -63,6 +63,7 @@ def test_shipped_rules_fire_through_prometheus_and_alertmanager(tmp_path: Path) 
         t0 = time.monotonic()
         _wait(lambda: _spike_alerts(rx, "firing"), 60)  # `for: 30s` + evaluation + group_wait
         fired_after = time.monotonic() - t0
+        print(f"gauge spike -> prometheus -> alertmanager -> receiver: {fired_after:.1f} s")
         alerts = _spike_alerts(rx, "firing")
         assert alerts, f"no alert within 60 s; prometheus alerts: {prom.get('/api/v1/alerts')}"
         assert 30 <= fired_after < 45, fired_after
@@ -79,7 +80,9 @@ def test_shipped_rules_fire_through_prometheus_and_alertmanager(tmp_path: Path) 
 
         # The detector resolves: Prometheus sends the resolve, Alertmanager forwards it.
         metrics.spike_active.labels(**key, severity="critical").set(0)
+        t1 = time.monotonic()
         _wait(lambda: _spike_alerts(rx, "resolved"), 20)
+        print(f"resolve forwarded in {time.monotonic() - t1:.1f} s")
         assert _spike_alerts(rx, "resolved"), "resolve not delivered"
     finally:
         prom.stop()
