@@ -474,7 +474,7 @@ class SpikeDetector:
         if prev is not None and closed_end <= prev:
             return []
         step = timedelta(seconds=self.config.bucket_s)
-        first = prev if prev is not None else self._earliest(fresh, closed_end)
+        first = prev if prev is not None else self._earliest(closed_end)
         todo: dict[datetime, set[KeyId]] = {}
         for key, h in self.histories.items():
             lo = bisect.bisect_left(h.starts, first)
@@ -504,6 +504,5 @@ class SpikeDetector:
         self.closed_end = closed_end
         return out
 
-    def _earliest(self, fresh: Mapping[KeyId, Mapping[datetime, Counts]] | None, closed_end: datetime) -> datetime:
-        starts: Iterable[datetime] = (t for series in (fresh or {}).values() for t in series)
-        return min((as_utc(t) for t in starts), default=closed_end)
+    def _earliest(self, closed_end: datetime) -> datetime:
+        return min((h.starts[0] for h in self.histories.values() if h.starts), default=closed_end)

@@ -1,0 +1,305 @@
+"""`MonitorService`: what the ingest loop calls around each store write.
+
+    monitor = MonitorService(settings, store, metrics)
+    monitor.enrich(items)                                   # tickers + story fingerprint
+    new = store.write_batch(items, monitor.in_transaction)  # link copies, add buckets (same txn)
+    monitor.after_write(new)                                # watermark, spike tests, gauges, alerts
+    monitor.tick(now)                                       # deliver due notifications
+
+Buckets are added inside the store transaction that inserted the items, so a redelivered
+item (not newly inserted) never adds twice. The detector reads the closed buckets back from
+the store, so several instances writing into one store are tested as one global view, and a
+restarted service rebuilds each key's baseline from the persisted buckets (no warm-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from finsentry.errors import StoreError
+from finsentry.logs import get_logger
+from monitor import rollup
+from monitor.buckets import ALL, EMPTY, KeyId, Watermark, as_utc, bucket_start, contributions, item_counts, keys_of
+from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
+from monitor.records import AlertEvent, Evidence, ScoredItem
+from monitor.store.schema import alerts, item_tickers, items
+
+if TYPE_CHECKING:
+    from finsentry.settings import Settings
+    from monitor.metrics import Metrics
+    from monitor.store import Store
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_FUTURE_S = 300  # an item dated further ahead of its ingest time does not move the watermark
+_TOP_K_SPAN = timedelta(days=1)  # "most active" tickers/sources for metric labels: last day
+
+
+class MonitorService:
+    """Trends, syndication links, spike detection and alert hand-off for one consumer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        metrics: Metrics,
+        notifier: Any | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        if notifier is None:
+            from monitor.alerting import Notifier
+
+            notifier = Notifier(settings, store.engine, metrics, clock=self.clock)
+        self.notifier = notifier
+        self.config = DetectorConfig.from_settings(settings)
+        self.detector = SpikeDetector(self.config)
+        self.watermark = Watermark(settings.allowed_lateness_s)
+        self.events: list[AlertEvent] = []  # every event this instance emitted (evaluation, tests)
+        self._pending: dict[KeyId, datetime] = {}  # key -> newest bucket with untested data
+        self._late_ids: set[str] = set()
+        self._labels: dict[str, set[str]] = {"ticker": set(), "source": set()}
+        self._restore()
+
+    # --- start-up -------------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Resume from the store: event-time position and episodes still firing."""
+        try:
+            with self.store.engine.connect() as conn:
+                last = rollup.latest_bucket_start(conn)
+                firing = conn.execute(
+                    select(alerts.c.key_type, alerts.c.key, alerts.c.started_at, alerts.c.severity).where(
+                        alerts.c.status == "firing"
+                    )
+                ).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"monitor could not read its state: {type(exc).__name__}") from exc
+        if last is not None:
+            # The newest stored bucket may still be open: it is tested when the next item lands.
+            self.watermark.value = last
+            self.detector.closed_end = last
+        for row in firing:
+            self.detector.restore_episode((row.key_type, row.key), as_utc(row.started_at), row.severity)
+        log.info("monitor.restored", watermark=last.isoformat() if last else None, firing=len(firing))
+
+    # --- before the write -----------------------------------------------------------------
+    def enrich(self, batch: list[ScoredItem]) -> None:
+        """In place: tickers from the message and the text, and the syndication fingerprint."""
+        from monitor.syndication import story_hash
+        from monitor.tickers import extract_tickers
+
+        for it in batch:
+            it.tickers = extract_tickers(it.text, given=it.tickers)
+            it.story_hash = story_hash(it.text)
+
+    # --- inside the store transaction -------------------------------------------------------
+    def in_transaction(self, conn: Connection, new_items: list[ScoredItem]) -> None:
+        """Link syndicated copies to their first item, then add the batch to the buckets."""
+        self._link_syndicated(conn, new_items)
+        on_time, late = self.watermark.split(new_items)
+        self._late_ids = {it.id for it in late}
+        rollup.upsert_buckets(conn, contributions(on_time, self.settings.bucket_seconds))
+
+    def _link_syndicated(self, conn: Connection, new_items: list[ScoredItem]) -> None:
+        hashed = sorted((it for it in new_items if it.story_hash), key=lambda it: (as_utc(it.published_at), it.id))
+        if not hashed:
+            return
+        window = timedelta(seconds=self.settings.syndication_window_s)
+        lo = min(as_utc(it.published_at) for it in hashed) - window
+        hi = max(as_utc(it.published_at) for it in hashed)
+        hashes = sorted({it.story_hash for it in hashed if it.story_hash})
+        firsts: dict[str, list[tuple[datetime, str]]] = {}
+        for i in range(0, len(hashes), 500):
+            q = select(items.c.id, items.c.story_hash, items.c.published_at).where(
+                items.c.story_hash.in_(hashes[i : i + 500]),
+                items.c.published_at >= lo,
+                items.c.published_at <= hi,
+                items.c.duplicate_of.is_(None),
+            )
+            for row in conn.execute(q):
+                firsts.setdefault(row.story_hash, []).append((as_utc(row.published_at), row.id))
+        linked: set[str] = set()
+        updates: list[dict[str, str]] = []
+        for it in hashed:
+            t = as_utc(it.published_at)
+            candidates = [
+                (ts, cid)
+                for ts, cid in firsts.get(it.story_hash or "", [])
+                if cid not in linked and (ts, cid) < (t, it.id) and ts >= t - window
+            ]
+            if candidates:
+                it.duplicate_of = min(candidates)[1]
+                linked.add(it.id)
+                updates.append({"b_id": it.id, "b_first": it.duplicate_of})
+        if updates:
+            stmt = update(items).where(items.c.id == bindparam("b_id")).values(duplicate_of=bindparam("b_first"))
+            conn.execute(stmt, updates)
+            log.debug("monitor.syndicated", linked=len(updates))
+
+    # --- after the write --------------------------------------------------------------------
+    def after_write(self, new_items: list[ScoredItem]) -> None:
+        """Advance event time; test the buckets that closed; set gauges; hand alerts over."""
+        late = [it for it in new_items if it.id in self._late_ids]
+        if late:
+            self.metrics.late_items.inc(len(late))
+            log.info("monitor.late_items", count=len(late), watermark=self._wm_iso())
+        width = self.settings.bucket_seconds
+        for it in new_items:
+            cap = as_utc(it.ingested_at) + timedelta(seconds=MAX_FUTURE_S)
+            self.watermark.advance(min(as_utc(it.published_at), cap))
+            if it.id in self._late_ids or item_counts(it) == EMPTY:
+                continue
+            b = bucket_start(it.published_at, width)
+            for key in keys_of(it):
+                if key not in self._pending or self._pending[key] < b:
+                    self._pending[key] = b
+        self._late_ids = set()
+        if self.watermark.value is None:
+            return
+        closed_end = bucket_start(self.watermark.value, width)
+        prev = self.detector.closed_end
+        if prev is not None and closed_end <= prev:
+            return
+        try:
+            evals = self._evaluate(prev, closed_end)
+        except SQLAlchemyError as exc:
+            # Nothing advanced: the next batch tests the same closed buckets again.
+            log.warning("monitor.evaluate_failed", error=type(exc).__name__)
+            return
+        self._pending = {k: b for k, b in self._pending.items() if b >= closed_end}
+        self._update_gauges(evals)
+        events = [e for e in evals if e.event is not None]
+        if events:
+            self._emit(events)
+        self.detector.prune()
+
+    def _evaluate(self, prev: datetime | None, closed_end: datetime) -> list[Evaluation]:
+        keys = set(self._pending) | set(self.detector.active_keys()) | {ALL}
+        fresh_keys = sorted(k for k in keys if not self.detector.knows(k))
+        known = sorted(k for k in keys if self.detector.knows(k))
+        lateness = timedelta(seconds=self.settings.allowed_lateness_s)
+        horizon = timedelta(seconds=self.config.horizon_s)
+        refresh_from = (prev - lateness) if prev is not None else closed_end - horizon
+        with self.store.engine.connect() as conn:
+            history = rollup.read_series_many(conn, fresh_keys, closed_end - horizon, closed_end)
+            recent = rollup.read_series_many(conn, known, refresh_from, closed_end)
+            if self.settings.ticker_top_k or self.settings.source_top_k:
+                self._labels["ticker"] = set(self.settings.ticker_watchlist) | {
+                    k for k, _ in rollup.top_keys(conn, "ticker", closed_end - _TOP_K_SPAN, closed_end, self.settings.ticker_top_k)
+                }
+                self._labels["source"] = {
+                    k for k, _ in rollup.top_keys(conn, "source", closed_end - _TOP_K_SPAN, closed_end, self.settings.source_top_k)
+                }
+        for key in fresh_keys:
+            self.detector.load(key, history.get(key, {}), closed_end - horizon, closed_end)
+        fresh = {k: recent.get(k, {}) for k in known}
+        return self.detector.advance(closed_end, fresh, refresh_from=refresh_from)
+
+    def _labelled(self, key: KeyId) -> bool:
+        kt, k = key
+        if kt in ("ticker", "source"):
+            return k in self._labels[kt] or (kt == "ticker" and k in self.settings.ticker_watchlist)
+        return True
+
+    def _update_gauges(self, evals: Iterable[Evaluation]) -> None:
+        m = self.metrics
+        last: dict[KeyId, Evaluation] = {}
+        for ev in evals:
+            last[ev.key] = ev
+        for key, ev in last.items():
+            if not self._labelled(key):
+                continue
+            kt, k = key
+            m.negative_share.labels(kt, k).set(ev.share)
+            m.baseline_negative_share.labels(kt, k).set(ev.baseline.share if ev.baseline else 0.0)
+            m.spike_score.labels(kt, k).set(ev.z)
+            m.window_items.labels(kt, k).set(ev.n)
+            for sev in ("warning", "critical"):
+                m.spike_active.labels(kt, k, sev).set(1.0 if ev.severity == sev else 0.0)
+        self._drop_unlabelled_gauges()
+
+    def _drop_unlabelled_gauges(self) -> None:
+        """Tickers/sources that left the watchlist/top-K lose their series (bounded labels)."""
+        m = self.metrics
+        for gauge in (m.negative_share, m.baseline_negative_share, m.spike_score, m.window_items, m.spike_active):
+            for labels in list(gauge._metrics):  # noqa: SLF001 - prometheus_client keeps children here
+                if labels[0] in ("ticker", "source") and not self._labelled((labels[0], labels[1])):
+                    try:
+                        gauge.remove(*labels)
+                    except KeyError:
+                        pass
+
+    def _emit(self, evals: list[Evaluation]) -> None:
+        events: list[AlertEvent] = []
+        with self.store.engine.begin() as conn:
+            for ev in evals:
+                assert ev.event is not None
+                event = ev.event
+                if event.status == "firing":
+                    event = replace(event, evidence=self._evidence(conn, ev))
+                events.append(event)
+                log.info(
+                    "monitor.alert",
+                    alert_id=event.alert_id,
+                    status=event.status,
+                    severity=event.severity,
+                    negative_share=event.figures.get("negative_share"),
+                    baseline=event.figures.get("baseline_negative_share"),
+                    z=event.figures.get("z"),
+                )
+            if self.notifier is not None:
+                self.notifier.record(conn, events)
+        self.events.extend(events)
+
+    def _evidence(self, conn: Connection, ev: Evaluation) -> tuple[Evidence, ...]:
+        """The most negative unique headlines of the key inside the tested window."""
+        n = self.settings.detector_evidence
+        if n <= 0:
+            return ()
+        kt, k = ev.key
+        q = select(items.c.id, items.c.text, items.c.source, items.c.score).where(
+            items.c.label == "negative",
+            items.c.duplicate_of.is_(None),
+            items.c.published_at >= ev.window_start,
+            items.c.published_at < ev.window_end,
+        )
+        if kt == "topic":
+            q = q.where(items.c.topic == k)
+        elif kt == "source":
+            q = q.where(items.c.source == k)
+        elif kt == "ticker":
+            q = q.join(item_tickers, item_tickers.c.item_id == items.c.id).where(item_tickers.c.ticker == k)
+        q = q.order_by(items.c.score.asc(), items.c.id).limit(n)
+        return tuple(
+            Evidence(id=r.id, text=r.text[:500], source=r.source, score=float(r.score or 0.0))
+            for r in conn.execute(q)
+        )
+
+    # --- housekeeping -------------------------------------------------------------------------
+    def tick(self, now: datetime) -> None:
+        """Deliver due alert notifications (called periodically by the ingest loop)."""
+        if self.notifier is not None:
+            self.notifier.deliver_due(now)
+
+    def index(self, key: KeyId, end: datetime | None = None) -> dict[int, Any]:
+        """Sentiment index of ``key`` over 15 min / 1 h / 1 day ending at ``end``."""
+        end = end or self.watermark.value or self.clock()
+        with self.store.engine.connect() as conn:
+            return rollup.read_index(conn, key, end)
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
+
+    def _wm_iso(self) -> str | None:
+        return self.watermark.value.isoformat() if self.watermark.value else None
