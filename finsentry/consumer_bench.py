@@ -201,10 +201,30 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def startup_timeline(log_path: Path, started_at: datetime, limit: int = 12) -> dict[str, float]:
+    """First occurrence of each logged event, in seconds after the process was started."""
+    out: dict[str, float] = {}
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            event, ts = rec["event"], datetime.fromisoformat(rec["timestamp"].replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if isinstance(event, str) and event not in out:
+            out[event] = round((ts - started_at).total_seconds(), 3)
+            if len(out) >= limit:
+                break
+    return out
+
+
 def measure_service(
     bootstrap: str, workdir: Path, name: str, preload: list[str], load: list[str],
     partitions: int = 4, timeout_s: float = 180.0,
-) -> dict[str, float | int]:
+) -> dict[str, object]:
     """One `finsentry run`: time to its first stored item, then RSS while it scores ``load``."""
     topic = f"bench.{name}"
     create_topics(bootstrap, [topic, f"{topic}.dlq", f"{topic}.scored"], partitions)
@@ -226,6 +246,7 @@ def measure_service(
     env.pop("FINSENTRY_ALERTMANAGER_URL", None)
     total = len(preload) + len(load)
     with log_path.open("ab") as log:
+        started_at = datetime.now(UTC)
         t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "finsentry", "run"], env=env, cwd=workdir,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -271,6 +292,7 @@ def measure_service(
             "load_items_per_s": round(len(load) / load_s, 1) if load_s > 0 and load else 0.0,
             "shutdown_s": round(time.monotonic() - t_stop, 2),
             "exit_code": rc,
+            "startup_timeline_s": startup_timeline(log_path, started_at),
         }
     finally:
         if proc.poll() is None:
