@@ -161,3 +161,20 @@ def test_depends_on_only_known_services(services: dict[str, Any]) -> None:
         deps = svc.get("depends_on") or []
         for dep in deps if isinstance(deps, list) else deps.keys():
             assert dep in services, f"{name} depends on unknown service {dep}"
+
+
+@pytest.mark.parametrize("name", ["consumer", "dashboard", "replay", "consumer-gpu"])
+def test_commands_and_flags_exist_in_the_cli(services: dict[str, Any], name: str) -> None:
+    """What compose runs in the finsentry image is a real subcommand with real options."""
+    import typer.main
+
+    from finsentry.cli import app
+
+    root = typer.main.get_command(app)
+    argv = interpolate(services[name]["command"])
+    sub = root.commands.get(argv[0])  # type: ignore[attr-defined]
+    assert sub is not None, f"{name}: `finsentry {argv[0]}` does not exist"
+    options = {o for p in sub.params for o in p.opts}
+    for arg in argv[1:]:
+        if arg.startswith("--"):
+            assert arg.split("=", 1)[0] in options, f"{name}: `finsentry {argv[0]}` has no {arg}"
