@@ -10,3 +10,38 @@ def register(app: typer.Typer) -> None:
     from monitor.alerting.cli import register as register_alerts
 
     register_alerts(app)
+    app.add_typer(monitor_app, name="monitor")
+
+
+monitor_app = typer.Typer(help="Trends and spike detection: evaluation on real news.", no_args_is_help=True)
+
+
+@monitor_app.command("evaluate")
+def evaluate(
+    stream: str = typer.Option(..., "--stream", help="Stream file (JSONL or JSONL.gz: id, text, published_at, source, lang)."),
+    shock: str | None = typer.Option(None, help="Shock start (ISO date/time, UTC); known for the bundled svb/covid streams."),
+    store: str | None = typer.Option(None, "--store", help="Store URL for the replay (default: a throw-away SQLite file)."),
+    json_out: str | None = typer.Option(None, "--json", help="Also write the summary and alert table to this JSON file."),
+    model: str | None = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+) -> None:
+    """Replay a real news stream through the classifier and the monitor; report alerts vs the shock."""
+    import json
+    from datetime import UTC, datetime
+
+    from finsentry.logs import configure
+    from finsentry.settings import load_settings
+    from monitor.evaluate import render_markdown, replay
+
+    settings = load_settings(model_path=model)
+    configure(settings.log_level if settings.log_level.upper() != "INFO" else "WARNING", "console")
+    shock_at = None
+    if shock:
+        shock_at = datetime.fromisoformat(shock)
+        shock_at = shock_at.replace(tzinfo=UTC) if shock_at.tzinfo is None else shock_at
+    report = replay(stream, settings, store_url=store, shock=shock_at)
+    typer.echo(render_markdown(report))
+    summary = report.summary()
+    if json_out:
+        with open(json_out, "w", encoding="utf-8") as fh:
+            json.dump({"summary": summary, "alerts": report.table()}, fh, indent=2)
+    typer.echo(json.dumps(summary))

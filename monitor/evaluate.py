@@ -1,0 +1,271 @@
+"""Replay a bundled real-news stream through the classifier and the monitor; score the alerts.
+
+    finsentry monitor evaluate --stream data/streams/svb_2023.jsonl.gz
+
+In process, no Kafka: the stream (JSONL[.gz] in the input contract: id, text, published_at,
+source, lang) is classified by the shipped model, written to a throw-away store through the
+same ``Store.write_batch`` + ``MonitorService`` path as the service, in arrival-order batches,
+and the alerts it fires are compared with the known shock: detection delay after the shock,
+and alerts before it (the calm days). Items in a language no configured model covers are
+stored unscored and kept out of the trends, as the service does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from finsentry.errors import DataError
+from finsentry.logs import get_logger
+from finsentry.settings import Settings
+from monitor.buckets import as_utc
+from monitor.records import AlertEvent, ScoredItem
+
+log = get_logger(__name__)
+
+# Known shocks of the bundled streams (start of the first day of market stress, UTC).
+SHOCKS: dict[str, tuple[datetime, str]] = {
+    "svb": (datetime(2023, 3, 9, tzinfo=UTC), "SVB: capital-raise and share collapse 9 Mar 2023, closure 10 Mar"),
+    "covid": (datetime(2020, 2, 24, tzinfo=UTC), "COVID crash: markets fall from Mon 24 Feb 2020"),
+}
+
+
+class _Classifier(Protocol):
+    def classify(self, texts: list[str]) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    id: str
+    text: str
+    published_at: datetime
+    source: str | None
+    lang: str | None
+
+
+def read_stream(path: str | Path) -> list[StreamRecord]:
+    """Records of a JSONL(.gz) stream, sorted by event time (then id)."""
+    p = Path(path)
+    opener = gzip.open if p.suffix == ".gz" else open
+    out: list[StreamRecord] = []
+    try:
+        with opener(p, "rt", encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                obj = json.loads(line)
+                ts = datetime.fromisoformat(str(obj["published_at"]).replace("Z", "+00:00"))
+                out.append(
+                    StreamRecord(str(obj["id"]), str(obj["text"]), as_utc(ts), obj.get("source"), obj.get("lang"))
+                )
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read stream {p} (line {locals().get('n', 0)}): {exc}") from exc
+    out.sort(key=lambda r: (r.published_at, r.id))
+    return out
+
+
+def shock_for(path: str | Path) -> tuple[datetime, str] | None:
+    name = Path(path).name.lower()
+    return next((v for k, v in SHOCKS.items() if k in name), None)
+
+
+def score_records(
+    records: Sequence[StreamRecord], classifier: _Classifier, settings: Settings, batch: int = 256
+) -> list[ScoredItem]:
+    """Classify the records a model covers (by declared language); the rest stay unscored."""
+    covered = set(settings.language_models)
+    version = str(getattr(classifier, "version", "") or "") or None
+    todo = [i for i, r in enumerate(records) if r.lang is None or r.lang in covered]
+    preds: dict[int, Any] = {}
+    try:
+        from tqdm import tqdm
+
+        chunks: Any = tqdm(range(0, len(todo), batch), desc="classify", unit="batch", leave=False)
+    except ImportError:  # pragma: no cover - tqdm is a runtime dependency
+        chunks = range(0, len(todo), batch)
+    for start in chunks:
+        idx = todo[start : start + batch]
+        for i, p in zip(idx, classifier.classify([records[i].text for i in idx]), strict=True):
+            preds[i] = p
+    items: list[ScoredItem] = []
+    for i, r in enumerate(records):
+        it = ScoredItem(id=r.id, text=r.text, published_at=r.published_at, ingested_at=r.published_at,
+                        source=r.source, lang=r.lang)  # fmt: skip
+        p = preds.get(i)
+        if p is not None:
+            it.label = p.label
+            it.p_negative = float(p.probs.get("negative", 0.0))
+            it.p_neutral = float(p.probs.get("neutral", 0.0))
+            it.p_positive = float(p.probs.get("positive", 0.0))
+            it.score = float(p.score)
+            it.topics = [(str(t), float(q)) for t, q in p.topics]
+            it.model_version = version
+        items.append(it)
+    return items
+
+
+@dataclass
+class EvalReport:
+    stream: str
+    items: int
+    scored: int
+    negative: int
+    duplicates: int
+    first_at: datetime
+    last_at: datetime
+    shock_at: datetime | None
+    shock_note: str
+    alerts: list[AlertEvent] = field(default_factory=list)  # firing events, first per episode
+
+    def _delay_h(self, events: Sequence[AlertEvent]) -> float | None:
+        if self.shock_at is None:
+            return None
+        after = [e.started_at for e in events if e.started_at >= self.shock_at - timedelta(days=1)]
+        return round((min(after) - self.shock_at).total_seconds() / 3600, 1) if after else None
+
+    def summary(self) -> dict[str, Any]:
+        shock = self.shock_at
+        before = [a for a in self.alerts if shock is not None and a.started_at < shock - timedelta(days=1)]
+        calm_days = sorted({a.started_at.date().isoformat() for a in before})
+        all_key = [a for a in self.alerts if a.key_type == "all"]
+        days = max(1, (self.last_at.date() - self.first_at.date()).days + 1)
+        calm_span = max(1, ((shock - timedelta(days=1)).date() - self.first_at.date()).days) if shock else days
+        return {
+            "stream": self.stream,
+            "items": self.items,
+            "scored": self.scored,
+            "negative": self.negative,
+            "syndicated_copies": self.duplicates,
+            "first": self.first_at.isoformat(),
+            "last": self.last_at.isoformat(),
+            "shock": shock.isoformat() if shock else None,
+            "alerts": len(self.alerts),
+            "alerts_by_key_type": dict(Counter(a.key_type for a in self.alerts)),
+            "delay_any_key_h": self._delay_h(self.alerts),
+            "delay_all_stream_h": self._delay_h(all_key),
+            "alerts_before_shock": len(before),
+            "calm_days_with_alerts": len(calm_days),
+            "calm_days": calm_span,
+            "alerts_per_calm_day": round(len(before) / calm_span, 3),
+        }
+
+    def table(self) -> list[dict[str, Any]]:
+        rows = []
+        for a in sorted(self.alerts, key=lambda e: (e.started_at, e.alert_id)):
+            top = a.evidence[0].text[:90] if a.evidence else ""
+            rows.append({
+                "onset": a.started_at.strftime("%Y-%m-%d %H:%M"),
+                "key": f"{a.key_type}:{a.key}",
+                "severity": a.severity,
+                "share": round(a.figures.get("negative_share", 0.0), 2),
+                "baseline": round(a.figures.get("baseline_negative_share", 0.0), 2),
+                "n": int(a.figures.get("window_items", 0)),
+                "z": round(a.figures.get("z", 0.0), 1),
+                "phase": _phase(a.started_at, self.shock_at),
+                "top_headline": top,
+            })  # fmt: skip
+        return rows
+
+
+def _phase(ts: datetime, shock: datetime | None) -> str:
+    if shock is None:
+        return ""
+    if ts < shock - timedelta(days=1):
+        return "calm"
+    return "shock" if ts < shock + timedelta(days=5) else "after"
+
+
+def replay(
+    path: str | Path,
+    settings: Settings,
+    classifier: _Classifier | None = None,
+    store_url: str | None = None,
+    batch: int = 256,
+    shock: datetime | None = None,
+) -> EvalReport:
+    """Classify and replay ``path`` through a fresh store + MonitorService; collect the alerts."""
+    from prometheus_client import CollectorRegistry
+
+    from monitor.metrics import Metrics
+    from monitor.service import MonitorService
+    from monitor.store import Store
+
+    records = read_stream(path)
+    if not records:
+        raise DataError(f"stream {path} is empty")
+    if classifier is None:
+        from model import load_classifier
+
+        classifier = load_classifier(settings.model_path, provider=settings.provider,
+                                     topic_threshold=settings.topic_threshold)  # fmt: skip
+    scored = score_records(records, classifier, settings)
+    # Alerts go to the throw-away store only: never to the user's webhooks or Alertmanager.
+    quiet = settings.model_copy(update={"alert_webhook_urls": [], "alertmanager_url": None})
+    with tempfile.TemporaryDirectory(prefix="finsentry-eval-") as tmp:
+        store = Store(store_url or f"sqlite:///{Path(tmp) / 'eval.db'}")
+        monitor = MonitorService(quiet, store, Metrics(CollectorRegistry()))
+        try:
+            for chunk in _chunks(scored, batch):
+                monitor.enrich(chunk)
+                new = store.write_batch(chunk, monitor.in_transaction)
+                if new:
+                    monitor.after_write(new)
+        finally:
+            monitor.close()
+            store.close()
+    known = shock_for(path)
+    shock_at = shock or (known[0] if known else None)
+    firsts: dict[str, AlertEvent] = {}
+    for e in monitor.events:
+        if e.status == "firing":
+            firsts.setdefault(e.alert_id, e)
+    return EvalReport(
+        stream=Path(path).name,
+        items=len(scored),
+        scored=sum(1 for it in scored if it.scored),
+        negative=sum(1 for it in scored if it.label == "negative" and it.duplicate_of is None),
+        duplicates=sum(1 for it in scored if it.duplicate_of is not None),
+        first_at=scored[0].published_at,
+        last_at=scored[-1].published_at,
+        shock_at=shock_at,
+        shock_note=known[1] if known and shock is None else "",
+        alerts=list(firsts.values()),
+    )
+
+
+def _chunks(items: list[ScoredItem], n: int) -> Iterator[list[ScoredItem]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def render_markdown(report: EvalReport) -> str:
+    s = report.summary()
+    lines = [
+        f"### {s['stream']}",
+        "",
+        f"{s['items']} items ({s['scored']} scored, {s['negative']} negative unique, "
+        f"{s['syndicated_copies']} syndicated copies), {s['first'][:10]} .. {s['last'][:10]}. "
+        f"Shock: {s['shock'][:10] if s['shock'] else 'n/a'} {report.shock_note}",
+        "",
+        f"- alerts: {s['alerts']} ({', '.join(f'{k} {v}' for k, v in sorted(s['alerts_by_key_type'].items()))})",
+        f"- detection delay after the shock: any key {s['delay_any_key_h']} h, whole stream {s['delay_all_stream_h']} h",
+        f"- before the shock: {s['alerts_before_shock']} alerts on {s['calm_days_with_alerts']} of "
+        f"{s['calm_days']} calm days ({s['alerts_per_calm_day']} per calm day)",
+        "",
+        "| onset (UTC) | key | severity | neg. share | baseline | n | z | phase | top headline |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report.table():
+        headline = r["top_headline"].replace("|", "/")
+        lines.append(
+            f"| {r['onset']} | {r['key']} | {r['severity']} | {r['share']} | {r['baseline']} | {r['n']} "
+            f"| {r['z']} | {r['phase']} | {headline} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""Detector units: the score, the robust baseline, the prior for young keys, hysteresis,
+cooldown, restored episodes and alert ids."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+
+from monitor.buckets import ALL, Counts
+from monitor.detector import (
+    DetectorConfig,
+    SpikeDetector,
+    alert_id_for,
+    baseline_from_blocks,
+    spike_score,
+    upper_tail,
+)
+from tests.monitor.synthetic import T0
+
+CFG = DetectorConfig(block_s=600, min_blocks=3, baseline_s=6 * 3600, window_max_s=3600)
+MIN = timedelta(minutes=1)
+
+
+def calm(neg: int = 3, n: int = 20) -> Counts:
+    return Counts(n_negative=neg, n_neutral=n - neg - 5, n_positive=5, score_sum=0.0)
+
+
+def test_upper_tail_matches_the_exact_binomial() -> None:
+    exact = sum(math.comb(20, x) * 0.15**x * 0.85 ** (20 - x) for x in range(10, 21))
+    assert upper_tail(10, 20, 0.15, 0.0) == pytest.approx(exact, rel=1e-9)
+    assert upper_tail(0, 20, 0.15, 0.0) == 1.0 and upper_tail(21, 20, 0.15, 0.0) == 0.0
+    # Over-dispersion fattens the tail: the same count is less surprising.
+    assert upper_tail(10, 20, 0.15, 0.05) > exact
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "expect"),
+    [(3, 20, (0.0, 1.0)), (10, 20, (3.0, 3.6)), (30, 60, (5.0, 6.0)), (300, 300, (20.0, 40.0))],
+)
+def test_spike_score_is_a_calibrated_z(k: int, n: int, expect: tuple[float, float]) -> None:
+    z = spike_score(k, n, 0.15, 0.02)
+    assert expect[0] <= z <= expect[1]
+    assert spike_score(0, 20, 0.15, 0.02) == 0.0  # calmer than usual is not a spike
+
+
+def test_median_baseline_ignores_an_earlier_spike_block() -> None:
+    shares = [0.14, 0.15, 0.16, 0.15, 0.9, 0.13, 0.15]
+    b = baseline_from_blocks(shares, [100] * len(shares), noise_floor=0.02)
+    assert b.share == pytest.approx(0.15) and b.noise < 0.05 and b.blocks == 7
+
+
+def feed(det: SpikeDetector, start, minutes: int, counts_for) -> list:
+    out = []
+    for m in range(minutes):
+        t = start + m * MIN
+        series = {key: {t: c} for key, c in counts_for(m).items()}
+        out.extend(det.advance(t + MIN, series, refresh_from=t))
+    return out
+
+
+def test_hysteresis_cooldown_and_deterministic_alert_id() -> None:
+    det = SpikeDetector(CFG)
+    feed(det, T0, 120, lambda m: {ALL: calm()})
+    onset = T0 + 120 * MIN
+    evs = feed(det, onset, 3, lambda m: {ALL: calm(neg=15)})  # 3 minutes at 75 % negative
+    fired = [e.event for e in evs if e.event]
+    assert fired and fired[0].status == "firing" and fired[0].started_at == onset
+    assert fired[0].alert_id == alert_id_for(ALL, onset) == "all:*:2024-01-08T02:00:00Z"
+    assert fired[0].figures["negative_share"] == 0.75 and fired[0].figures["z"] >= CFG.z_on
+    evs = feed(det, onset + 3 * MIN, 30, lambda m: {ALL: calm()})
+    resolved = [e for e in evs if e.event and e.event.status == "resolved"]
+    assert len(resolved) == 1 and resolved[0].event.alert_id == fired[0].alert_id
+    quiet_from = resolved[0].window_end
+    # The same burst again inside the cooldown does not fire; after it, it does.
+    evs = feed(det, onset + 33 * MIN, 3, lambda m: {ALL: calm(neg=15)})
+    assert not [e for e in evs if e.event]
+    after = quiet_from + timedelta(seconds=CFG.cooldown_s) + 30 * MIN
+    feed(det, onset + 36 * MIN, int((after - (onset + 36 * MIN)) / MIN), lambda m: {ALL: calm()})
+    evs = feed(det, after, 3, lambda m: {ALL: calm(neg=15)})
+    assert [e.event.status for e in evs if e.event][:1] == ["firing"]
+
+
+def test_no_test_without_volume_or_history() -> None:
+    det = SpikeDetector(CFG)
+    evs = feed(det, T0, 5, lambda m: {ALL: calm(neg=15)})  # a burst with no history at all
+    assert all(e.baseline is None and e.z == 0.0 and not e.event for e in evs)
+    det = SpikeDetector(CFG)
+    feed(det, T0, 120, lambda m: {ALL: calm()})
+    thin = feed(det, T0 + 120 * MIN, 1, lambda m: {ALL: Counts(n_negative=1)})
+    assert thin[-1].n < CFG.min_items or thin[-1].event is None
+
+
+def test_young_key_borrows_the_whole_stream_baseline() -> None:
+    det = SpikeDetector(CFG)
+    feed(det, T0, 120, lambda m: {ALL: calm()})
+    key = ("ticker", "NEWCO")
+    evs = feed(det, T0 + 120 * MIN, 2, lambda m: {ALL: calm(neg=3, n=20), key: Counts(n_negative=12, n_neutral=3)})
+    mine = [e for e in evs if e.key == key]
+    assert mine[-1].baseline is not None and mine[-1].baseline.source == "prior"
+    assert 0.15 <= mine[-1].baseline.share < 0.4
+    assert any(e.event and e.event.key == "NEWCO" for e in mine)
+
+
+def test_restored_episode_resolves_instead_of_firing_again() -> None:
+    det = SpikeDetector(CFG)
+    feed(det, T0, 120, lambda m: {ALL: calm()})
+    onset = T0 + 100 * MIN
+    det.restore_episode(ALL, onset, "warning")
+    evs = feed(det, T0 + 120 * MIN, 15, lambda m: {ALL: calm()})
+    statuses = [e.event.status for e in evs if e.event]
+    assert statuses == ["resolved"]
+    assert [e.event.alert_id for e in evs if e.event] == [alert_id_for(ALL, onset)]
