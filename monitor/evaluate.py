@@ -123,20 +123,23 @@ class EvalReport:
     shock_at: datetime | None
     shock_note: str
     alerts: list[AlertEvent] = field(default_factory=list)  # firing events, first per episode
+    # Alerts from this long before the shock on count as early detection, not as calm-day noise
+    # (SVB's trouble was public the evening before; COVID selling began on the Friday before).
+    lead: timedelta = timedelta(days=1)
 
     def _delay_h(self, events: Sequence[AlertEvent]) -> float | None:
         if self.shock_at is None:
             return None
-        after = [e.started_at for e in events if e.started_at >= self.shock_at - timedelta(days=1)]
+        after = [e.started_at for e in events if e.started_at >= self.shock_at - self.lead]
         return round((min(after) - self.shock_at).total_seconds() / 3600, 1) if after else None
 
     def summary(self) -> dict[str, Any]:
         shock = self.shock_at
-        before = [a for a in self.alerts if shock is not None and a.started_at < shock - timedelta(days=1)]
+        before = [a for a in self.alerts if shock is not None and a.started_at < shock - self.lead]
         calm_days = sorted({a.started_at.date().isoformat() for a in before})
         all_key = [a for a in self.alerts if a.key_type == "all"]
         days = max(1, (self.last_at.date() - self.first_at.date()).days + 1)
-        calm_span = max(1, ((shock - timedelta(days=1)).date() - self.first_at.date()).days) if shock else days
+        calm_span = max(1, ((shock - self.lead).date() - self.first_at.date()).days) if shock else days
         return {
             "stream": self.stream,
             "items": self.items,
@@ -168,16 +171,16 @@ class EvalReport:
                 "baseline": round(a.figures.get("baseline_negative_share", 0.0), 2),
                 "n": int(a.figures.get("window_items", 0)),
                 "z": round(a.figures.get("z", 0.0), 1),
-                "phase": _phase(a.started_at, self.shock_at),
+                "phase": _phase(a.started_at, self.shock_at, self.lead),
                 "top_headline": top,
             })  # fmt: skip
         return rows
 
 
-def _phase(ts: datetime, shock: datetime | None) -> str:
+def _phase(ts: datetime, shock: datetime | None, lead: timedelta) -> str:
     if shock is None:
         return ""
-    if ts < shock - timedelta(days=1):
+    if ts < shock - lead:
         return "calm"
     return "shock" if ts < shock + timedelta(days=5) else "after"
 
@@ -189,6 +192,7 @@ def replay(
     store_url: str | None = None,
     batch: int = 256,
     shock: datetime | None = None,
+    lead: timedelta = timedelta(days=1),
 ) -> EvalReport:
     """Classify and replay ``path`` through a fresh store + MonitorService; collect the alerts."""
     from prometheus_client import CollectorRegistry
@@ -237,6 +241,7 @@ def replay(
         shock_at=shock_at,
         shock_note=known[1] if known and shock is None else "",
         alerts=list(firsts.values()),
+        lead=lead,
     )
 
 

@@ -88,3 +88,72 @@ def test_burst_resolves_after_it_ends_and_cools_down() -> None:
     resolved = [ev for ev in events if ev.status == "resolved"]
     assert resolved and resolved[0].alert_id == events[0].alert_id
     assert resolved[0].resolved_at - (T0 + timedelta(minutes=ONSET + 3)) >= timedelta(seconds=CFG.resolve_s)
+
+
+# --- the real-news replay (monitor/evaluate.py) ------------------------------------------------
+
+import gzip  # noqa: E402
+import json  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from finsentry.settings import Settings  # noqa: E402
+from monitor.evaluate import read_stream, replay, shock_for  # noqa: E402
+
+
+@dataclass
+class _Pred:
+    label: str
+    probs: dict
+    score: float
+    topics: list = field(default_factory=list)
+
+
+class _LabelFromText:
+    """Test double of the classifier: the label is written in the synthetic text."""
+
+    version = "test"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def classify(self, texts: list[str]) -> list[_Pred]:
+        self.seen.extend(texts)
+        out = []
+        for t in texts:
+            label = t.split()[2]
+            probs = {k: (0.9 if k == label else 0.05) for k in ("negative", "neutral", "positive")}
+            out.append(_Pred(label, probs, probs["positive"] - probs["negative"], [(t.split()[3], 0.9)]))
+        return out
+
+
+def _write_stream(path: Path, items, polish_every: int = 10) -> None:
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for i, it in enumerate(reversed(items)):  # unsorted on purpose
+            lang = "pl" if i % polish_every == 0 else "en"
+            fh.write(json.dumps({"id": it.id, "text": it.text, "source": it.source, "lang": lang,
+                                 "published_at": it.published_at.isoformat().replace("+00:00", "Z")}) + "\n")
+
+
+def test_replay_reports_alerts_delay_and_calm_days(tmp_path: Path) -> None:
+    onset = 3 * 60
+    fn = lambda m: 0.8 if m >= onset else None  # noqa: E731
+    items = stream(onset + 10, per_minute=12, shape=fn, seed=31)
+    path = tmp_path / "synthetic_stream.jsonl.gz"
+    _write_stream(path, items)
+    assert [r.published_at for r in read_stream(path)] == sorted(it.published_at for it in items)
+    assert shock_for("data/streams/svb_2023.jsonl.gz") is not None and shock_for(path) is None
+    settings = Settings(detector_block_s=600, detector_min_blocks=6, detector_baseline_s=7200,
+                        alert_webhook_urls=["http://127.0.0.1:9/never"])  # fmt: skip
+    clf = _LabelFromText()
+    shock = T0 + timedelta(minutes=onset)
+    report = replay(path, settings, classifier=clf, shock=shock, lead=timedelta(0))
+    assert len(clf.seen) == len(items) - len(items) // 10 - (1 if len(items) % 10 else 0)  # Polish not scored
+    s = report.summary()
+    assert s["items"] == len(items) and s["scored"] == len(clf.seen)
+    assert s["alerts"] >= 1 and 0 <= s["delay_all_stream_h"] <= 2 / 60
+    assert s["alerts_before_shock"] == 0
+    early = replay(path, settings, classifier=_LabelFromText(), shock=shock + timedelta(minutes=5), lead=timedelta(0))
+    assert early.summary()["alerts_before_shock"] >= 1  # an alert before the stated shock counts as calm-day noise
+    rows = report.table()
+    assert rows[0]["phase"] == "shock" and rows[0]["top_headline"].startswith("headline")
