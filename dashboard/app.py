@@ -159,11 +159,17 @@ def overview(p: Page) -> pd.DataFrame:
     return active
 
 
-def trends(p: Page, active: pd.DataFrame) -> None:
+def topic_heat(p: Page) -> tuple[pd.DataFrame, list[str]]:
+    """Every topic's binned rollup (topics are a bounded set) and the topics by volume."""
+    w = p.win
+    heat = cached.series(p.url, p.engine, "topic", None, w.start, w.end, max(w.bin_s, bin_seconds(w.span, 96)))
+    ranked = heat.groupby("key")["n"].sum().sort_values(ascending=False).index.tolist() if not heat.empty else []
+    return heat, ranked
+
+
+def trends(p: Page, active: pd.DataFrame, heat: pd.DataFrame, topic_opts: list[str], ticker_opts: list[str]) -> None:
     w = p.win
     st.subheader("Sentiment index over time", anchor="sentiment-index")
-    topic_opts = cached.top_keys(p.url, p.engine, "topic", w.start, w.end, 30)["key"].tolist()
-    ticker_opts = cached.top_keys(p.url, p.engine, "ticker", w.start, w.end, 60)["key"].tolist()
     firing = active[active["key_type"].isin(["topic", "ticker"])] if not active.empty else active
     default_topics = [k for k in firing.loc[firing["key_type"] == "topic", "key"] if k in topic_opts][:2] \
         if not firing.empty else []
@@ -200,13 +206,12 @@ def trends(p: Page, active: pd.DataFrame) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Negative share by topic", anchor="topic-heatmap")
-        top = cached.top_keys(p.url, p.engine, "topic", w.start, w.end, 20)["key"].tolist()
-        hm_bin = max(w.bin_s, bin_seconds(w.span, 96))
-        heat = cached.series(p.url, p.engine, "topic", tuple(top), w.start, w.end, hm_bin)
         if heat.empty:
             st.info("No topic-tagged items in this range.")
         else:
-            st.plotly_chart(charts.topic_heatmap(heat), key="topic_heatmap", config={"displaylogo": False})
+            top = set(topic_opts[:20])
+            st.plotly_chart(charts.topic_heatmap(heat[heat["key"].isin(top)]), key="topic_heatmap",
+                            config={"displaylogo": False})
     with right:
         st.subheader("Sharpest negative moves", anchor="ticker-leaderboard")
         lb = cached.leaderboard(p.url, p.engine, w.end, LEADER_RECENT_S, LEADER_BASE_S)
@@ -373,10 +378,10 @@ def body(url: str, choice: str) -> None:
         st.caption(f"Data as of **{fmt_time(last)}** (newest event time) · range {fmt_time(p.win.start)} → "
                    f"{fmt_time(p.win.end)}")
         active = overview(p)
-        trends(p, active)
         w = p.win
-        topic_opts = cached.top_keys(url, eng, "topic", w.start, w.end, 30)["key"].tolist()
+        heat, topic_opts = topic_heat(p)
         ticker_opts = cached.top_keys(url, eng, "ticker", w.start, w.end, 60)["key"].tolist()
+        trends(p, active, heat, topic_opts, ticker_opts)
         source_opts = cached.top_keys(url, eng, "source", w.start, w.end, 50)["key"].tolist()
         headlines_section(p, topic_opts, ticker_opts, source_opts)
         alerts_section(p, active)

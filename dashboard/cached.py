@@ -72,7 +72,7 @@ def totals(url: str, _engine: Engine, start: datetime, end: datetime, key_type: 
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
-def series(url: str, _engine: Engine, key_type: str, keys: tuple[str, ...], start: datetime, end: datetime,
+def series(url: str, _engine: Engine, key_type: str, keys: tuple[str, ...] | None, start: datetime, end: datetime,
            bin_s: int) -> pd.DataFrame:
     return q.series(_engine, key_type, keys, start, end, bin_s)
 

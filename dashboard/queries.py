@@ -140,23 +140,27 @@ def totals(db: Connectable, start: datetime, end: datetime, key_type: str = "all
 
 @_translated
 def series(
-    db: Connectable, key_type: str, keys: Sequence[str], start: datetime, end: datetime, bin_s: int
+    db: Connectable, key_type: str, keys: Sequence[str] | None, start: datetime, end: datetime, bin_s: int
 ) -> pd.DataFrame:
-    """Per key and time bin: counts, sentiment index (score_sum / n) and negative share."""
-    if not keys:
+    """Per key and time bin: counts, sentiment index (score_sum / n) and negative share.
+
+    ``keys=None`` reads every key of the type (for bounded types such as topics).
+    """
+    if keys is not None and not keys:
         return pd.DataFrame(columns=SERIES_COLUMNS)
     t = epoch_bin(buckets.c.bucket_start, bin_s).label("t")
     stmt = (
         select(buckets.c.key, t, *(func.sum(buckets.c[c]).label(c) for c in COUNT_COLS))
         .where(
             buckets.c.key_type == key_type,
-            buckets.c.key.in_(list(keys)),
             buckets.c.bucket_start >= utc(start),
             buckets.c.bucket_start < utc(end),
         )
         .group_by(buckets.c.key, t)
         .order_by(buckets.c.key, t)
     )
+    if keys is not None:
+        stmt = stmt.where(buckets.c.key.in_(list(keys)))
     with _connect(db) as conn:
         df = _frame(conn, stmt)
     if df.empty:

@@ -31,7 +31,7 @@ from monitor.store.schema import alert_outbox, alerts, buckets, item_tickers, it
 
 log = get_logger(__name__)
 
-SEED_VERSION = 1
+SEED_VERSION = 2
 DEFAULT_END = datetime(2023, 3, 13, 16, 0, tzinfo=timezone.utc)
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
@@ -235,9 +235,7 @@ def generate(n_items: int, end: datetime = DEFAULT_END, span: timedelta = timede
     copies = cand[rng.uniform(0, 1, len(cand)) < 0.08]
     copies = copies[copies > 50]
     orig = copies - rng.integers(1, 50, len(copies))
-    orig = orig[~pl[orig]] if len(orig) else orig
-    copies = copies[: len(orig)]
-    ok = ~np.isin(orig, copies)
+    ok = ~pl[orig] & ~np.isin(orig, copies)  # the original is scored and not a copy itself
     copies, orig = copies[ok], orig[ok]
     for col in ("text", "label_name", "p_negative", "p_neutral", "p_positive", "score", "topic_name",
                 "story_hash"):
@@ -333,9 +331,9 @@ def _health_rows(df: pd.DataFrame, end: datetime) -> list[dict]:
 
 def _bulk(engine: Engine, table: Table, rows: pd.DataFrame | list[dict], chunk: int = 50_000) -> None:
     """Insert many rows: raw DBAPI executemany on SQLite (values pre-rendered), Core elsewhere."""
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=[c.name for c in table.columns])
-    if frame.empty:
+    if not isinstance(rows, pd.DataFrame) and not rows:
         return
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     cols = [c for c in frame.columns if c in table.c]
     frame = frame[cols]
     if engine.dialect.name != "sqlite":

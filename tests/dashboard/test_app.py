@@ -1,0 +1,211 @@
+"""AppTest of every dashboard section, against a seeded store and against empty ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from streamlit.testing.v1 import AppTest
+
+from dashboard import queries as q
+from tests.dashboard.conftest import APP
+
+SECTIONS = ["Overview", "Sentiment index over time", "Negative share by topic", "Sharpest negative moves",
+            "Headlines", "Alerts", "Model & pipeline health"]
+
+
+def _app(monkeypatch: pytest.MonkeyPatch, url: str, refresh: int = 0) -> AppTest:
+    monkeypatch.setenv("FINSENTRY_STORE_URL", url)
+    monkeypatch.setenv("FINSENTRY_DASHBOARD_REFRESH_S", str(refresh))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# Plain (non-selectable) dataframes carry no key in AppTest: find each table by a column of its own.
+MARKERS = {"leaderboard": "share_recent", "headlines": "confidence", "alert_table": "delivery",
+           "evidence": "score", "health": "instance"}
+
+
+def _table(at: AppTest, name: str):
+    col = MARKERS[name]
+    for d in at.dataframe:
+        df = d.value
+        if col in df.columns and (name != "evidence" or list(df.columns) == ["text", "source", "score", "id"]):
+            return df
+    raise AssertionError(f"no {name} table on the page")
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.fixture()
+def seeded_app(monkeypatch: pytest.MonkeyPatch, seeded_url: str) -> AppTest:
+    return _app(monkeypatch, seeded_url, refresh=10)
+
+
+def test_every_section_renders_on_a_seeded_store(seeded_app: AppTest) -> None:
+    at = seeded_app
+    assert [s.value for s in at.subheader] == SECTIONS
+    assert len(at.get("plotly_chart")) == 3  # index, volume by label, topic heatmap
+    for name in MARKERS:
+        assert len(_table(at, name)) > 0, name
+    assert "No news in the store yet" not in " ".join(i.value for i in at.info)
+    assert at.selectbox(key="refresh").value == 10  # the configured auto-refresh interval
+
+
+def test_overview_figures_match_the_store(seeded_app: AppTest, seeded_url: str) -> None:
+    engine = create_engine(seeded_url)
+    _, end = q.data_span(engine)
+    now = q.totals(engine, end - timedelta(minutes=15), end)
+    base = q.totals(engine, end - timedelta(minutes=15) - timedelta(hours=24), end - timedelta(minutes=15))
+    at = seeded_app
+    assert _metric(at, "Items / min") == f"{(now['n'] + now['n_duplicates']) / 15:,.1f}"
+    assert _metric(at, "Negative share") == f"{now['neg_share']:.1%}"
+    neg = next(m for m in at.metric if m.label == "Negative share")
+    assert neg.delta == f"{(now['neg_share'] - base['neg_share']) * 100:+.1f} pp vs 24 h"
+    assert _metric(at, "Active alerts") == str(len(q.active_alerts(engine)))
+    health = q.health(engine)
+    assert _metric(at, "Dead-lettered") == f"{int(health['dead_lettered'].sum()):,}"
+    # firing alerts are announced above the charts, critical ones as errors
+    assert any("FRC" in e.value and "CRITICAL" in e.value for e in at.error)
+    assert any("All news" in w.value for w in at.warning)
+    engine.dispose()
+
+
+def test_index_chart_shades_episodes_and_marks_alerts(seeded_app: AppTest) -> None:
+    fig = seeded_app.get("plotly_chart")[0].proto.spec
+    assert '"All news"' in fig and '"ticker: FRC"' in fig  # firing ticker compared by default
+    assert '"triangle-down"' in fig and '"rect"' in fig  # alert marker + shaded episode
+
+
+def test_compare_topics_and_tickers(seeded_app: AppTest) -> None:
+    at = seeded_app
+    at.multiselect(key="topics").set_value(["Financials"]).run()
+    at.multiselect(key="tickers").set_value(["SIVB", "AAPL"]).run()
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    for name in ("topic: Financials", "ticker: SIVB", "ticker: AAPL"):
+        assert f'"{name}"' in spec
+
+
+def test_time_range_selector_changes_the_window(seeded_app: AppTest) -> None:
+    at = seeded_app
+    at.segmented_control(key="range").set_value("1 h").run()
+    assert not at.exception
+    assert "range 2023-03-13 15:00 UTC → 2023-03-13 16:00 UTC" in at.caption[0].value
+    assert any(c.value.startswith("1-minute bins") for c in at.caption)
+    at.segmented_control(key="range").set_value("All").run()
+    assert "range 2023-03-06 16:00 UTC" in at.caption[0].value
+
+
+def test_leaderboard_ranks_the_ticker_in_a_negative_burst_first(seeded_app: AppTest) -> None:
+    lb = _table(seeded_app, "leaderboard")
+    assert lb.iloc[0]["key"] in {"FRC", "TSLA", "WFC"} or lb["delta"].iloc[0] == lb["delta"].max()
+    assert lb["delta"].is_monotonic_decreasing
+    assert "FRC" in set(lb["key"])
+
+
+def _headlines(at: AppTest):
+    return _table(at, "headlines")
+
+
+def test_headlines_newest_first_with_confidence(seeded_app: AppTest) -> None:
+    df = _headlines(seeded_app)
+    assert 0 < len(df) <= 200
+    assert df["published_at"].is_monotonic_decreasing
+    scored = df[df["label"] != "unscored"]
+    assert ((scored["confidence"] >= 1 / 3) & (scored["confidence"] <= 1)).all()
+
+
+def test_headline_filters(seeded_app: AppTest) -> None:
+    at = seeded_app
+    at.multiselect(key="hl_labels").set_value(["unscored"]).run()
+    df = _headlines(at)
+    assert len(df) > 0 and set(df["label"]) == {"unscored"} and set(df["lang"]) == {"pl"}
+    at.multiselect(key="hl_labels").set_value(["negative"]).run()
+    at.selectbox(key="hl_ticker").set_value("FRC").run()
+    df = _headlines(at)
+    assert len(df) > 0 and set(df["label"]) == {"negative"}
+    assert all("FRC" in t for t in df["tickers"])
+    at.selectbox(key="hl_ticker").set_value("(any)").run()
+    at.selectbox(key="hl_topic").set_value("Financials").run()
+    at.selectbox(key="hl_source").set_value("Reuters").run()
+    df = _headlines(at)
+    assert len(df) > 0
+    assert set(df["topic"]) == {"Financials"} and set(df["source"]) == {"Reuters"}
+    at.selectbox(key="hl_topic").set_value("(any)").run()
+    at.text_input(key="hl_search").input("DEPOSIT").run()  # case-insensitive
+    df = _headlines(at)
+    assert len(df) > 0 and set(df["source"]) == {"Reuters"} and set(df["label"]) == {"negative"}
+    assert all("deposit" in t.lower() for t in df["text"])
+    at.text_input(key="hl_search").input("no such words anywhere").run()
+    assert any("No headlines match" in i.value for i in at.info)
+    assert not at.exception
+
+
+def test_alert_history_shows_times_and_delivery(seeded_app: AppTest) -> None:
+    table = _table(seeded_app, "alert_table")
+    assert len(table) == 2  # the two episodes overlapping the default 24 h range
+    assert set(table["status"]) == {"firing"}
+    assert any(d.startswith("pending") and "connection refused" in d for d in table["delivery"])
+    at = seeded_app
+    at.segmented_control(key="range").set_value("All").run()
+    table = _table(at, "alert_table")
+    assert len(table) == 6
+    resolved = table[table["status"] == "resolved"]
+    assert resolved["resolved_at"].notna().all() and (resolved["resolved_at"] > resolved["started_at"]).all()
+    assert set(resolved["delivery"]) == {"delivered 4/4"}  # firing + resolved, two targets each
+
+
+def test_alert_drill_down_shows_evidence(seeded_app: AppTest, seeded_url: str) -> None:
+    at = seeded_app
+    at.segmented_control(key="range").set_value("All").run()
+    hist = q.alert_history(create_engine(seeded_url), *q.data_span(create_engine(seeded_url)))
+    sivb = hist[hist["key"] == "SIVB"].iloc[0]
+    at.selectbox(key="alert_pick").set_value(sivb["id"]).run()
+    assert not at.exception
+    ev = _table(at, "evidence")
+    assert list(ev["text"]) == [e["text"] for e in sivb["evidence"]]
+    assert (ev["score"] < 0).all()
+    assert _metric(at, "Negative share") != ""  # overview metric is still there
+    shares = [m.value for m in at.metric if m.label == "Negative share"]
+    assert f"{sivb['share']:.1%}" in shares
+
+
+def test_pipeline_health_table(seeded_app: AppTest) -> None:
+    df = _table(seeded_app, "health")
+    assert len(df) == 2 and {"lag", "items_per_s", "model_version", "provider"} <= set(df.columns)
+
+
+# --- empty and broken stores ---------------------------------------------------------------
+
+
+def test_empty_store_shows_a_helpful_screen(monkeypatch: pytest.MonkeyPatch, empty_url: str) -> None:
+    at = _app(monkeypatch, empty_url)
+    assert any("No news in the store yet" in i.value for i in at.info)
+    assert "make run" in " ".join(m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 0
+
+
+def test_missing_store_file_is_not_created(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.db"
+    at = _app(monkeypatch, f"sqlite:///{path}")
+    assert any("does not exist yet" in i.value for i in at.info)
+    assert not path.exists()
+
+
+def test_store_without_schema(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "bare.db"
+    create_engine(f"sqlite:///{path}").connect().close()
+    at = _app(monkeypatch, f"sqlite:///{path}")
+    assert any("no finsentry tables" in i.value for i in at.info)
+
+
+def test_unreachable_store_is_an_error_box_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(monkeypatch, "postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=2")
+    assert any("cannot be read" in e.value for e in at.error)
