@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,7 @@ class Notifier:
         sender: Sender | None = None,
         backoff: outbox.Backoff | None = None,
         rng: random.Random | None = None,
+        round_budget_s: float = 2.0,
     ) -> None:
         self._engine = engine
         self._metrics = metrics
@@ -100,6 +102,7 @@ class Notifier:
         self._sender = sender or HttpSender()
         self._backoff = backoff or outbox.Backoff()
         self._rng = rng or random.Random()
+        self._round_budget_s = round_budget_s
         self._external_url = settings.external_url
         secret = settings.alert_webhook_secret
         self._secret = secret.get_secret_value() if secret is not None else None
@@ -223,17 +226,21 @@ class Notifier:
             self._sender.post_alertmanager(row.target, body)
 
     def _deliver_outbox(self, now: datetime) -> int:
+        """One round. A target that fails is not tried again in this round (its other rows wait
+        for the same retry time, uncounted), and the round stops after ``round_budget_s``, so a
+        dead or slow receiver costs a caller at most about one timeout per call."""
         delivered = 0
-        failed: set[tuple[str, str]] = set()
+        down: dict[str, datetime] = {}  # target -> retry time, for targets that failed this round
+        deadline = time.monotonic() + self._round_budget_s
         for row in outbox.claim_due(self._engine, now):
-            if (row.alert_id, row.target) in failed:  # keep order: never resolved before firing
-                outbox.mark_failed(self._engine, row.id, now, "earlier notification failed")
+            if row.target in down or time.monotonic() > deadline:
+                outbox.release(self._engine, row.id, down.get(row.target, now))
                 continue
             try:
                 self._send(row, now)
             except DeliveryError as exc:
-                failed.add((row.alert_id, row.target))
                 retry_at = now + self._backoff.delay(row.attempts, self._rng)
+                down[row.target] = retry_at
                 outbox.mark_failed(self._engine, row.id, retry_at, str(exc))
                 self._metrics.alert_delivery_failures.labels(row.channel).inc()
                 log.warning(

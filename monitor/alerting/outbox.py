@@ -115,6 +115,16 @@ def mark_failed(engine: Engine, row_id: int, next_attempt_at: datetime, error: s
         )
 
 
+def release(engine: Engine, row_id: int, at: datetime) -> None:
+    """Give back a claimed row that was not attempted (the attempt is not counted)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(alert_outbox)
+            .where(alert_outbox.c.id == row_id)
+            .values(next_attempt_at=at, attempts=alert_outbox.c.attempts - 1)
+        )
+
+
 def pending_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).where(alert_outbox.c.delivered_at.is_(None))).scalar_one())

@@ -38,7 +38,7 @@ class Sender(Protocol):
 class HttpSender:
     """`requests`-based sender with (connect, read) timeouts; returns the HTTP status."""
 
-    def __init__(self, connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0) -> None:
+    def __init__(self, connect_timeout_s: float = 3.0, read_timeout_s: float = 5.0) -> None:
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._session = requests.Session()
         adapter = HTTPAdapter(max_retries=0)

@@ -195,3 +195,32 @@ def test_escalation_is_notified_once_and_supersedes_the_warning(engine: Engine, 
     assert escalation == {"critical": "firing", "warning": "resolved"}
     assert bodies[1]["groupKey"] == bodies[0]["groupKey"]  # one group per key
     assert bodies[2]["alerts"][0]["labels"]["severity"] == "critical"
+
+
+def test_a_dead_target_costs_one_attempt_per_round_and_does_not_block_others(
+    sqlite_engine: Engine, receiver: Receiver
+) -> None:
+    dead = Receiver()  # never started
+    clock = Clock()
+    n = Notifier(
+        make_settings(alert_webhook_urls=[dead.url, receiver.url]),
+        sqlite_engine,
+        Metrics(CollectorRegistry()),
+        clock,
+        rng=random.Random(3),
+    )
+    with sqlite_engine.begin() as conn:
+        n.record(conn, [firing(key="A"), firing(key="B"), firing(key="C")])
+    assert n.deliver_due(clock()) == 3  # the live receiver gets all three
+    assert len(receiver.wait_for(3)) == 3
+    with sqlite_engine.connect() as conn:
+        rows = conn.execute(
+            select(alert_outbox.c.attempts, alert_outbox.c.next_attempt_at)
+            .where(alert_outbox.c.target == dead.url)
+            .order_by(alert_outbox.c.id)
+        ).all()
+    assert [a for a, _ in rows] == [1, 0, 0]  # one real attempt; the others released uncounted
+    assert len({t for _, t in rows}) == 1  # ... and wait for the same retry time
+    assert n._metrics.registry.get_sample_value(
+        "finsentry_alert_delivery_failures_total", {"channel": "webhook"}
+    ) == 1
