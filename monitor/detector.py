@@ -147,11 +147,19 @@ class KeyHistory:
         self.starts: list[datetime] = []
         self.counts: dict[datetime, Counts] = {}
         self.blocks: dict[int, Counts] = {}
+        # Baselines only read whole blocks before the window: cache them per last block and
+        # forget the cache when an older block changes (late items, refreshes).
+        self.baseline_cache: dict[int, object] = {}
 
     def _block(self, ts: datetime) -> int:
         return int(ts.timestamp()) // self.block_s
 
+    def _touch(self, block: int) -> None:
+        if self.baseline_cache and block <= max(self.baseline_cache):
+            self.baseline_cache.clear()
+
     def put(self, ts: datetime, c: Counts) -> None:
+        self._touch(self._block(ts))
         old = self.counts.get(ts)
         if old is None:
             bisect.insort(self.starts, ts)
@@ -166,6 +174,7 @@ class KeyHistory:
         old = self.counts.pop(ts, None)
         if old is None:
             return
+        self._touch(self._block(ts))
         self.starts.pop(bisect.bisect_left(self.starts, ts))
         b = self._block(ts)
         self.blocks[b] = _sub(self.blocks[b], old)
@@ -254,19 +263,26 @@ def _log_pmf(x: int, n: int, p0: float, rho: float) -> float:
 
 
 def upper_tail(k: int, n: int, p0: float, rho: float) -> float:
-    """P(X >= k) under the (beta-)binomial, summed in log space from ``k`` up."""
+    """P(X >= k) under the (beta-)binomial: one log-pmf at ``k``, then the pmf ratio upwards."""
     if k <= 0:
         return 1.0
     if k > n:
         return 0.0
-    logs: list[float] = []
-    for x in range(k, n + 1):
-        lp = _log_pmf(x, n, p0, rho)
-        logs.append(lp)
-        if x > n * p0 and lp < logs[0] - 40:  # past the mode and negligible
+    term = 1.0
+    total = 1.0
+    if rho < 1e-9:
+        odds = p0 / (1 - p0)
+        step = lambda x: (n - x) / (x + 1) * odds  # noqa: E731 - P(x+1)/P(x)
+    else:
+        ab = 1 / rho - 1
+        a, b = p0 * ab, (1 - p0) * ab
+        step = lambda x: (n - x) / (x + 1) * (x + a) / (n - x - 1 + b)  # noqa: E731
+    for x in range(k, n):
+        term *= step(x)
+        total += term
+        if term < total * 1e-15:
             break
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
+    return min(1.0, math.exp(_log_pmf(k, n, p0, rho)) * total)
 
 
 _NORMAL = statistics.NormalDist()
@@ -280,9 +296,9 @@ def spike_score(k: int, n: int, p0: float, noise: float) -> float:
     mapped to the standard normal scale: ``z = -Phi^-1(P)``. Exact tails keep small windows
     honest (a Wald z overstates 10 of 20 against 15 % by an order of magnitude).
     """
-    if n <= 0:
-        return 0.0
     p0 = min(max(p0, _P_CLIP[0]), _P_CLIP[1])
+    if n <= 0 or k <= n * p0:
+        return 0.0  # at or below the baseline: no evidence of a spike
     rho = min(0.5, noise * noise / (p0 * (1 - p0)))
     tail = upper_tail(k, n, p0, rho)
     return max(0.0, -_NORMAL.inv_cdf(min(max(tail, 1e-300), 0.5)))
@@ -368,16 +384,23 @@ class SpikeDetector:
     # --- the test ------------------------------------------------------------------------
     def baseline(self, key: KeyId, window_start: datetime) -> Baseline | None:
         cfg = self.config
-        shares, sizes, pooled = self.history(key).block_shares(window_start, cfg)
+        hist = self.history(key)
+        last = hist._block(window_start) - 1
+        if last in hist.baseline_cache:
+            return hist.baseline_cache[last]  # type: ignore[return-value]
+        shares, sizes, pooled = hist.block_shares(window_start, cfg)
+        result: Baseline | None = None
         if len(shares) >= cfg.min_blocks:
-            return baseline_from_blocks(shares, sizes, cfg.noise_floor)
-        if key == ALL:
-            return None
-        prior = self.baseline(ALL, window_start)
-        if prior is None:
-            return None
-        share = (pooled.n_negative + PRIOR_ITEMS * prior.share) / (pooled.total + PRIOR_ITEMS)
-        return Baseline(share, max(prior.noise, cfg.noise_floor), len(shares), "prior")
+            result = baseline_from_blocks(shares, sizes, cfg.noise_floor)
+        elif key != ALL:
+            prior = self.baseline(ALL, window_start)
+            if prior is not None:
+                share = (pooled.n_negative + PRIOR_ITEMS * prior.share) / (pooled.total + PRIOR_ITEMS)
+                result = Baseline(share, max(prior.noise, cfg.noise_floor), len(shares), "prior")
+        if len(hist.baseline_cache) > 64:
+            hist.baseline_cache.clear()
+        hist.baseline_cache[last] = result
+        return result
 
     def evaluate(self, key: KeyId, bucket: datetime) -> Evaluation:
         """Test ``key`` at the closed bucket starting at ``bucket`` and update its episode."""

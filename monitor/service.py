@@ -39,6 +39,9 @@ log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_FUTURE_S = 300  # an item dated further ahead of its ingest time does not move the watermark
+# Closed buckets re-read from the store on each step (other instances' recent writes). Older
+# buckets are re-read only when this instance itself wrote into them (its own late items).
+REFRESH_S = 300
 _TOP_K_SPAN = timedelta(days=1)  # "most active" tickers/sources for metric labels: last day
 
 
@@ -68,6 +71,7 @@ class MonitorService:
         self.events: list[AlertEvent] = []  # every event this instance emitted (evaluation, tests)
         self._pending: dict[KeyId, datetime] = {}  # key -> newest bucket with untested data
         self._late_ids: set[str] = set()
+        self._oldest_touched: datetime | None = None  # oldest bucket this instance added to since the last step
         self._labels: dict[str, set[str]] = {"ticker": set(), "source": set()}
         self._restore()
 
@@ -160,6 +164,8 @@ class MonitorService:
             if it.id in self._late_ids or item_counts(it) == EMPTY:
                 continue
             b = bucket_start(it.published_at, width)
+            if self._oldest_touched is None or b < self._oldest_touched:
+                self._oldest_touched = b
             for key in keys_of(it):
                 if key not in self._pending or self._pending[key] < b:
                     self._pending[key] = b
@@ -177,6 +183,7 @@ class MonitorService:
             log.warning("monitor.evaluate_failed", error=type(exc).__name__)
             return
         self._pending = {k: b for k, b in self._pending.items() if b >= closed_end}
+        self._oldest_touched = None
         self._update_gauges(evals)
         events = [e for e in evals if e.event is not None]
         if events:
@@ -187,9 +194,13 @@ class MonitorService:
         keys = set(self._pending) | set(self.detector.active_keys()) | {ALL}
         fresh_keys = sorted(k for k in keys if not self.detector.knows(k))
         known = sorted(k for k in keys if self.detector.knows(k))
-        lateness = timedelta(seconds=self.settings.allowed_lateness_s)
         horizon = timedelta(seconds=self.config.horizon_s)
-        refresh_from = (prev - lateness) if prev is not None else closed_end - horizon
+        if prev is None:
+            refresh_from = closed_end - horizon
+        else:
+            refresh_from = prev - timedelta(seconds=min(REFRESH_S, self.settings.allowed_lateness_s))
+            if self._oldest_touched is not None:
+                refresh_from = min(refresh_from, self._oldest_touched)
         with self.store.engine.connect() as conn:
             history = rollup.read_series_many(conn, fresh_keys, closed_end - horizon, closed_end)
             recent = rollup.read_series_many(conn, known, refresh_from, closed_end)
