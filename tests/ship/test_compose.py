@@ -178,3 +178,15 @@ def test_commands_and_flags_exist_in_the_cli(services: dict[str, Any], name: str
     for arg in argv[1:]:
         if arg.startswith("--"):
             assert arg.split("=", 1)[0] in options, f"{name}: `finsentry {argv[0]}` has no {arg}"
+
+
+def test_valid_compose_specification(compose: dict[str, Any]) -> None:
+    """Strict Compose Specification parser (compose_spec, the Rust crate): unknown keys, bad enum values,
+    malformed ports and durations are errors. Fed what `docker compose` itself works on: the YAML with
+    anchors/merge keys resolved and variables interpolated with their defaults."""
+    import json
+
+    from compose_spec import PyCompose
+
+    parsed = PyCompose.from_json(json.dumps(interpolate(compose))).to_dict()
+    assert set(parsed["services"]) == set(compose["services"])
