@@ -260,12 +260,16 @@ def headlines_section(p: Page, topic_opts: list[str], ticker_opts: list[str], so
                       "lang", "copy", "url"],
         column_config={
             "published_at": st.column_config.DatetimeColumn("Published (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "label": st.column_config.TextColumn("Label"),
+            "label": st.column_config.TextColumn("Label", width="small"),
             "confidence": st.column_config.ProgressColumn("Confidence", min_value=0, max_value=1,
-                                                          format="percent"),
-            "score": st.column_config.NumberColumn("Score", format="%+.2f"),
+                                                          format="percent", width="small"),
+            "score": st.column_config.NumberColumn("Score", format="%+.2f", width="small"),
             "text": st.column_config.TextColumn("Headline", width="large"),
-            "copy": st.column_config.TextColumn("Syndicated"),
+            "source": st.column_config.TextColumn("Source", width="small"),
+            "topic": st.column_config.TextColumn("Topic", width="small"),
+            "tickers": st.column_config.TextColumn("Tickers", width="small"),
+            "lang": st.column_config.TextColumn("Lang", width="small"),
+            "copy": st.column_config.TextColumn("Syndicated", width="small"),
             "url": st.column_config.LinkColumn("Link", display_text="open"),
         },
     )
@@ -290,7 +294,8 @@ def alerts_section(p: Page, active: pd.DataFrame) -> None:
     summary = delivery_summary(outbox)
     table = pd.DataFrame({
         "severity": both["severity"],
-        "status": both["status"], "key_type": both["key_type"], "key": both["key"],
+        "status": both["status"], "key_type": both["key_type"],
+        "key": both["key"].where(both["key_type"] != "all", "(all news)"),
         "started_at": both["started_at"], "resolved_at": both["resolved_at"],
         "share": both["share"], "baseline": both["baseline"], "statistic": both["statistic"],
         "delivery": [summary.get(i, "no notification") for i in both["id"]],

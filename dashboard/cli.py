@@ -41,6 +41,8 @@ def streamlit_command(host: str, port: int, app_path: Path = APP_PATH) -> list[s
         "--browser.gatherUsageStats=false",
         "--client.toolbarMode=viewer",
         "--theme.base=light",
+        # Red means "negative" on this page, so widgets and bars take a neutral navy instead.
+        "--theme.primaryColor=#1f3b73",
     ]
 
 

@@ -9,9 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, insert
+
+from monitor.store.schema import pipeline_health
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -41,13 +45,28 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise AssertionError("dashboard did not become healthy")
 
 
-def test_dashboard_in_chromium(seeded_url: str) -> None:
+def _add_consumer(url: str) -> None:
+    """What a newly started consumer instance does: write its first health row."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(pipeline_health).values(
+            instance="finsentry-new@host-9", updated_at=datetime(2023, 3, 13, 16, tzinfo=timezone.utc),
+            consumed=10, processed=10, dead_lettered=0, lag=0, items_per_s=1.0,
+            model_version="m", provider="CPUExecutionProvider",
+        ))
+    engine.dispose()
+
+
+def test_dashboard_in_chromium(seeded_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    store = tmp_path / "live.db"  # a copy: this test writes to it
+    shutil.copy(seeded_url.removeprefix("sqlite:///"), store)
+    url_store = f"sqlite:///{store}"
     port = _free_port()
     finsentry = shutil.which("finsentry", path=str(Path(sys.executable).parent)) or "finsentry"
     proc = subprocess.Popen(
-        [finsentry, "dashboard", "--port", str(port), "--store", seeded_url, "--refresh", "0"],
+        [finsentry, "dashboard", "--port", str(port), "--store", url_store, "--refresh", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "FINSENTRY_LOG_FORMAT": "console"},
     )
     url = f"http://127.0.0.1:{port}"
@@ -73,6 +92,11 @@ def test_dashboard_in_chromium(seeded_url: str) -> None:
             assert "Items / min" in text and "Active alerts" in text
             assert page.locator("[data-testid=stException]").count() == 0
             assert page.locator(".js-plotly-plot").count() >= 3
+            assert "2 consumer instance(s)" in text
+            # auto-refresh: a new consumer's health row shows up without any click
+            _add_consumer(url_store)
+            page.wait_for_selector("text=3 consumer instance(s)", timeout=30_000)
+            assert page.locator("[data-testid=stException]").count() == 0
             browser.close()
     finally:
         proc.terminate()
