@@ -161,6 +161,10 @@ def run_section(name: str, timeout_s: float) -> dict[str, Any]:
     return {"status": "error", "reason": f"exit {proc.returncode}: " + " | ".join(tail)}
 
 
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
+
+
 def render_table(table_rows: list[dict[str, Any]]) -> str:
     """The one table, as plain text (fixed columns, fits 120 characters)."""
     header = f"{'benchmark':<11}{'figure':<46}{'value':>14}  {'target':<14}{'verdict'}"
@@ -169,7 +173,7 @@ def render_table(table_rows: list[dict[str, Any]]) -> str:
         if r["value"] is None:
             value, verdict = r["status"] or "", ""
         else:
-            value = f"{r['value']:g} {r['unit']}".strip()
+            value = f"{_number(r['value'])} {r['unit']}".strip()
             verdict = {True: "met", False: "MISSED", None: ""}[r["met"]]
         lines.append(f"{r['section']:<11}{r['label']:<46}{value:>14}  {r['target']:<14}{verdict}")
     return "\n".join(lines)
@@ -195,7 +199,7 @@ def bench_command(
         typer.echo(f"bench: {name} — {SECTIONS[name][2]} ...", err=True)
         sections[name] = run_section(name, section_timeout_s)
         typer.echo(f"bench: {name} {sections[name]['status']}", err=True)
-    table_rows = rows(sections)
+    table_rows = [r for r in rows(sections) if r["section"] in sections]
     report = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
               "sections": sections, "rows": table_rows}
     out.parent.mkdir(parents=True, exist_ok=True)
