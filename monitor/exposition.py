@@ -13,9 +13,6 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, start_http_server
 
 from finsentry.errors import ConfigError
-from finsentry.logs import get_logger
-
-log = get_logger(__name__)
 
 
 @dataclass
@@ -38,9 +35,7 @@ class MetricsServer:
             server, thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:
             raise ConfigError(f"cannot serve metrics on {host}:{port}: {exc}") from exc
-        out = cls(server, thread, host)
-        log.info("metrics.serving", url=out.url)
-        return out
+        return cls(server, thread, host)  # the caller logs where it serves
 
     def close(self) -> None:
         self.server.shutdown()
