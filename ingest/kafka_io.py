@@ -7,6 +7,7 @@ Swapping in a librdkafka-based client means re-implementing this module only: ``
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from finsentry.errors import BrokerError
 from finsentry.logs import get_logger
 
 log = get_logger(__name__)
+# kafka-python logs every reconnect attempt (with tracebacks) while a broker is down; the service
+# reports each state change once itself, so the library's own chatter is muted here.
+logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 Headers = list[tuple[str, bytes]]
 

@@ -100,7 +100,7 @@ class IngestService:
         while not stop.is_set():
             try:
                 self.sink = self.sink or self._sink_factory()
-                self.source = self._source_factory(on_revoked=self._on_revoked)
+                self.source = self._source_factory(on_revoked=self._on_revoked, on_assigned=self._on_assigned)
                 if self._broker_backoff.ok():
                     log.info("kafka.reachable")
                 return True
@@ -121,7 +121,11 @@ class IngestService:
                 log.warning("kafka.commit_on_revoke_failed", error=str(exc))
         for tp in partitions:
             self._uncommitted.pop(tp, None)
-        log.info("kafka.partitions_revoked", partitions=sorted(f"{t}-{p}" for t, p in partitions))
+        if partitions:
+            log.info("kafka.partitions_revoked", partitions=sorted(f"{t}-{p}" for t, p in partitions))
+
+    def _on_assigned(self, partitions: set[tuple[str, int]]) -> None:
+        log.info("kafka.partitions_assigned", partitions=sorted(f"{t}-{p}" for t, p in partitions))
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; then finish the batch, commit, leave the group."""
@@ -144,7 +148,7 @@ class IngestService:
                     continue
                 if not announced and self.source.assignment():
                     announced = True
-                    log.info("service.consuming", partitions=sorted(f"{t}-{p}" for t, p in self.source.assignment()))
+                    log.info("service.consuming", instance=self.cfg.instance)
                 if records:
                     self.process(records, stop)
                 self._periodic()
@@ -152,6 +156,7 @@ class IngestService:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        self._write_health()
         if self.source is not None:
             if self._uncommitted:
                 try:
@@ -164,7 +169,6 @@ class IngestService:
             self.sink.close()
         if self.monitor is not None:
             self.monitor.close()
-        self._write_health()
         log.info("service.stopped", **self.counts)
 
     # --- one batch ---------------------------------------------------------------------
