@@ -190,3 +190,18 @@ def test_valid_compose_specification(compose: dict[str, Any]) -> None:
 
     parsed = PyCompose.from_json(json.dumps(interpolate(compose))).to_dict()
     assert set(parsed["services"]) == set(compose["services"])
+
+
+def test_kafka_keeps_its_log_on_the_volume(services: dict[str, Any]) -> None:
+    kafka = services["kafka"]
+    targets = {str(v).split(":")[1] for v in kafka["volumes"]}
+    assert env(kafka)["KAFKA_LOG_DIRS"] in targets
+    assert env(kafka)["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
+
+
+def test_kraft_cluster_id_is_a_kafka_uuid(services: dict[str, Any]) -> None:
+    """KRaft formats storage with CLUSTER_ID: a URL-safe base64 UUID of 22 characters."""
+    import base64
+
+    cid = env(services["kafka"])["CLUSTER_ID"]
+    assert len(cid) == 22 and len(base64.urlsafe_b64decode(cid + "==")) == 16
