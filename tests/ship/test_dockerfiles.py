@@ -110,3 +110,30 @@ def test_requirements_script_runs_standalone() -> None:
                          text=True, timeout=30, env={"PATH": os.environ.get("PATH", "")})
     assert out.returncode == 0, out.stderr
     assert "onnxruntime==" in out.stdout and "torch" not in out.stdout
+
+
+def _healthcheck_argv(name: str) -> list[str]:
+    import json
+
+    (args,) = [v for k, v in _instructions(name) if k == "HEALTHCHECK"]
+    return json.loads(args[args.index("CMD") + 3:].strip())
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_healthcheck_command_probes_the_metrics_endpoint(name: str, free_port: int) -> None:
+    """Run the image's HEALTHCHECK command here: healthy against a live /metrics, unhealthy without."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    argv = _healthcheck_argv(name)
+    assert argv[0] == "python"
+    cmd = [sys.executable, *argv[1:]]
+    env = {**os.environ, "FINSENTRY_METRICS_PORT": str(free_port)}
+    down = subprocess.run(cmd, env=env, capture_output=True, timeout=30)
+    assert down.returncode != 0
+    server, thread = start_http_server(free_port, addr="127.0.0.1", registry=CollectorRegistry())
+    try:
+        up = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
+        assert up.returncode == 0, up.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
