@@ -321,12 +321,12 @@ def unscored_count(db: Connectable, start: datetime, end: datetime) -> int:
 
 # --- alerts ---------------------------------------------------------------------------------
 
-# The detector's figure names, with the aliases we accept (first present wins).
+# The detector's figure names first (monitor.detector), then aliases we accept (first present wins).
 FIGURE_ALIASES: dict[str, tuple[str, ...]] = {
-    "share": ("current_share", "share", "negative_share", "current"),
-    "baseline": ("baseline_share", "baseline", "baseline_negative_share"),
+    "share": ("negative_share", "current_share", "share", "current"),
+    "baseline": ("baseline_negative_share", "baseline_share", "baseline"),
     "statistic": ("z", "statistic", "spike_score", "score"),
-    "window_n": ("n", "window_items", "count", "n_items", "total"),
+    "window_n": ("window_items", "n", "count", "n_items", "total"),
 }
 ALERT_COLUMNS = [
     "id", "severity", "status", "key_type", "key", "started_at", "resolved_at", "share", "baseline",

@@ -31,7 +31,7 @@ from monitor.store.schema import alert_outbox, alerts, buckets, item_tickers, it
 
 log = get_logger(__name__)
 
-SEED_VERSION = 2
+SEED_VERSION = 3
 DEFAULT_END = datetime(2023, 3, 13, 16, 0, tzinfo=timezone.utc)
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
@@ -298,9 +298,11 @@ def _alert_rows(df: pd.DataFrame, bursts: list[Burst], end: datetime) -> tuple[l
             "id": alert_id, "key_type": b.key_type, "key": b.key, "severity": b.severity,
             "status": "firing" if firing else "resolved", "started_at": b.onset,
             "resolved_at": None if firing else stop, "fingerprint": f"{abs(hash(alert_id)) % 16**16:016x}",
-            "figures": {"current_share": round(share, 4), "baseline_share": round(base_share, 4),
-                        "z": round(float(z), 2), "n": n_sel,
-                        "n_negative": int((sel["label_name"] == "negative").sum())},
+            # the detector's figure names (monitor.detector.Evaluation.figures)
+            "figures": {"negative_share": round(share, 6), "baseline_negative_share": round(base_share, 6),
+                        "z": round(float(z), 4), "window_items": float(n_sel),
+                        "negative_count": float((sel["label_name"] == "negative").sum()),
+                        "window_seconds": float(b.minutes * 60)},
             "evidence": [{"id": r.id, "text": r.text, "source": r.source, "score": round(float(r.score), 4)}
                          for r in worst.itertuples()],
             "created_at": b.onset + timedelta(minutes=2), "updated_at": end if firing else stop,
