@@ -42,7 +42,7 @@ from monitor.records import AlertEvent
 if TYPE_CHECKING:
     from finsentry.settings import Settings
 
-WINDOW_SCALES = (1, 2, 4)  # the adaptive window and its double and quadruple are all tested
+WINDOW_SCALES = (1, 2, 4, 16, 64)  # the adaptive window and longer multiples are all tested
 PRIOR_ITEMS = 50  # strength (in items) of the whole-stream prior for keys with little history
 _P_CLIP = (0.005, 0.995)
 _MAD_TO_SIGMA = 1.4826
@@ -214,10 +214,17 @@ class KeyHistory:
     def sum_range(self, start: datetime, end: datetime) -> Counts:
         lo = bisect.bisect_left(self.starts, start)
         hi = bisect.bisect_left(self.starts, end)
-        acc = EMPTY
-        for ts in self.starts[lo:hi]:
-            acc = merge(acc, self.counts[ts])
-        return acc
+        neg = neu = pos = dup = 0
+        score = 0.0
+        counts = self.counts
+        for ts in self.starts[lo:hi]:  # plain ints: this is the detector's innermost loop
+            c = counts[ts]
+            neg += c.n_negative
+            neu += c.n_neutral
+            pos += c.n_positive
+            dup += c.n_duplicates
+            score += c.score_sum
+        return Counts(neg, neu, pos, dup, score)
 
     def block_shares(self, before: datetime, cfg: DetectorConfig) -> tuple[list[float], list[int], Counts]:
         """Shares and sizes of whole blocks ending at or before ``before`` within the baseline."""
@@ -411,13 +418,16 @@ class SpikeDetector:
         base = self.baseline(key, wstart) if enough else None
         z = spike_score(counts.n_negative, counts.total, base.share, base.noise) if base else 0.0
         if base is not None:
-            # Longer windows (x2, x4) accumulate evidence of ramps; the strongest one counts.
+            # Longer windows accumulate evidence of ramps and sustained shifts; the strongest
+            # one that could fire (excess >= min_delta) sets the score.
             span = end - wstart
             for scale in WINDOW_SCALES[1:]:
                 if (span * scale).total_seconds() > cfg.window_max_s:
                     break
                 s_start = end - span * scale
                 s_counts = hist.sum_range(s_start, end)
+                if s_counts.negative_share - base.share < cfg.min_delta:
+                    continue  # a window that cannot fire does not set the score either
                 s_z = spike_score(s_counts.n_negative, s_counts.total, base.share, base.noise)
                 if s_z > z:
                     wstart, counts, z = s_start, s_counts, s_z
