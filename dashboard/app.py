@@ -115,19 +115,24 @@ def overview(p: Page) -> pd.DataFrame:
     health = cached.health(p.url, p.engine)
     unscored = cached.unscored_count(p.url, p.engine, p.win.start, end)
 
+    spark = cached.series(p.url, p.engine, "all", ("*",), p.win.start, end, p.win.bin_s).tail(48)
+    per_bin_min = p.win.bin_s / 60
     st.subheader("Overview", anchor="overview")
     c = st.columns(6)
     per_min = (now["n"] + now["n_duplicates"]) / (CURRENT.total_seconds() / 60)
     c[0].metric("Items / min", f"{per_min:,.1f}", help="Scored items (incl. syndicated copies) per minute, last 15 min.",
-                border=True)
+                border=True, chart_data=((spark["n"] + spark["n_duplicates"]) / per_bin_min).round(1).tolist() or None,
+                chart_type="bar")
     d_share = None if math.isnan(now["neg_share"]) or math.isnan(base["neg_share"]) else \
         (now["neg_share"] - base["neg_share"]) * 100
     c[1].metric("Negative share", pct(now["neg_share"]),
                 delta=None if d_share is None else f"{d_share:+.1f} pp vs 24 h",
-                delta_color="inverse", border=True, help=f"Last 15 min vs the 24 h before it ({pct(base['neg_share'])}).")
+                delta_color="inverse", border=True, help=f"Last 15 min vs the 24 h before it ({pct(base['neg_share'])}).",
+                chart_data=(spark["neg_share"].fillna(0) * 100).round(1).tolist() or None, chart_type="area")
     d_index = None if math.isnan(now["index"]) or math.isnan(base["index"]) else now["index"] - base["index"]
     c[2].metric("Sentiment index", _num(now["index"], "+.2f"),
                 delta=None if d_index is None else f"{d_index:+.2f} vs 24 h", border=True,
+                chart_data=spark["index"].fillna(0).round(3).tolist() or None,
                 help="Mean of p(positive) − p(negative), last 15 min (−1 … +1).")
     n_crit = int((active["severity"] == "critical").sum()) if not active.empty else 0
     c[3].metric("Active alerts", len(active), delta=f"{n_crit} critical" if n_crit else "none critical",
@@ -226,7 +231,8 @@ def trends(p: Page, active: pd.DataFrame, heat: pd.DataFrame, topic_opts: list[s
                     "key": st.column_config.TextColumn("Ticker"),
                     "n_recent": st.column_config.NumberColumn("Items 1 h"),
                     "share_recent": st.column_config.ProgressColumn("Neg. 1 h", min_value=0, max_value=1,
-                                                                    format="percent"),
+                                                                    format="percent",
+                                                                    color=LABEL_COLORS["negative"]),
                     "share_baseline": st.column_config.NumberColumn("Neg. 24 h", format="percent"),
                     "delta": st.column_config.NumberColumn("Δ pp", format="%+.1f"),
                 },
@@ -387,7 +393,8 @@ def body(url: str, choice: str) -> None:
         heat, topic_opts = topic_heat(p)
         ticker_opts = cached.top_keys(url, eng, "ticker", w.start, w.end, 60)["key"].tolist()
         trends(p, active, heat, topic_opts, ticker_opts)
-        source_opts = cached.top_keys(url, eng, "source", w.start, w.end, 50)["key"].tolist()
+        source_opts = sorted(set(cached.top_keys(url, eng, "source", w.start, w.end, 50)["key"])
+                             | set(cached.unscored_sources(url, eng, w.start, w.end)))
         headlines_section(p, topic_opts, ticker_opts, source_opts)
         alerts_section(p, active)
         pipeline_section(p)

@@ -101,6 +101,11 @@ def unscored_count(url: str, _engine: Engine, start: datetime, end: datetime) ->
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def unscored_sources(url: str, _engine: Engine, start: datetime, end: datetime) -> list[str]:
+    return q.unscored_sources(_engine, start, end)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def active_alerts(url: str, _engine: Engine) -> pd.DataFrame:
     return q.active_alerts(_engine)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, case, func, inspect, or_, select
+from sqlalchemy import Connection, Engine, and_, case, func, inspect, or_, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from dashboard.sqltime import epoch_bin
@@ -111,6 +111,45 @@ def data_span(db: Connectable) -> tuple[datetime, datetime] | None:
 
 # --- rollups --------------------------------------------------------------------------------
 
+# Distinct keys of one type by a "loose index scan" of the buckets primary key: one index seek
+# per key, however long the history (a plain DISTINCT would read every stored bucket).
+_KEYS_SQL = text(
+    """
+    WITH RECURSIVE k(key) AS (
+        SELECT (SELECT min(key) FROM buckets WHERE key_type = :kt)
+        UNION ALL
+        SELECT (SELECT min(key) FROM buckets WHERE key_type = :kt AND key > k.key)
+        FROM k WHERE k.key IS NOT NULL
+    )
+    SELECT key FROM k WHERE key IS NOT NULL
+    """
+)
+
+
+def _keys(conn: Connection, key_type: str) -> list[str]:
+    return [str(k) for k in conn.execute(_KEYS_SQL, {"kt": key_type}).scalars()]
+
+
+@_translated
+def keys_of(db: Connectable, key_type: str) -> list[str]:
+    """Every key of one type that has buckets, sorted."""
+    with _connect(db) as conn:
+        return _keys(conn, key_type)
+
+
+def _type_range(conn: Connection, key_type: str, start: datetime, end: datetime,
+                keys: Sequence[str] | None = None) -> Any:
+    """WHERE clause for a key type (all its keys unless given) and a time range, shaped so both
+    databases seek the primary key (key_type, key, bucket_start) per key instead of reading the
+    type's whole history."""
+    wanted = list(keys) if keys is not None else _keys(conn, key_type)
+    return and_(
+        buckets.c.key_type == key_type,
+        buckets.c.key.in_(wanted),
+        buckets.c.bucket_start >= utc(start),
+        buckets.c.bucket_start < utc(end),
+    )
+
 
 def _with_ratios(df: pd.DataFrame) -> pd.DataFrame:
     df["n"] = df["n_negative"] + df["n_neutral"] + df["n_positive"]
@@ -149,19 +188,13 @@ def series(
     if keys is not None and not keys:
         return pd.DataFrame(columns=SERIES_COLUMNS)
     t = epoch_bin(buckets.c.bucket_start, bin_s).label("t")
-    stmt = (
-        select(buckets.c.key, t, *(func.sum(buckets.c[c]).label(c) for c in COUNT_COLS))
-        .where(
-            buckets.c.key_type == key_type,
-            buckets.c.bucket_start >= utc(start),
-            buckets.c.bucket_start < utc(end),
-        )
-        .group_by(buckets.c.key, t)
-        .order_by(buckets.c.key, t)
-    )
-    if keys is not None:
-        stmt = stmt.where(buckets.c.key.in_(list(keys)))
     with _connect(db) as conn:
+        stmt = (
+            select(buckets.c.key, t, *(func.sum(buckets.c[c]).label(c) for c in COUNT_COLS))
+            .where(_type_range(conn, key_type, start, end, keys))
+            .group_by(buckets.c.key, t)
+            .order_by(buckets.c.key, t)
+        )
         df = _frame(conn, stmt)
     if df.empty:
         return pd.DataFrame(columns=SERIES_COLUMNS)
@@ -175,19 +208,19 @@ def series(
 def top_keys(db: Connectable, key_type: str, start: datetime, end: datetime, limit: int = 20) -> pd.DataFrame:
     """The most active keys of one type in [start, end): key, n, neg_share, index."""
     n = (buckets.c.n_negative + buckets.c.n_neutral + buckets.c.n_positive)
-    stmt = (
-        select(
-            buckets.c.key,
-            func.sum(n).label("n"),
-            func.sum(buckets.c.n_negative).label("n_negative"),
-            func.sum(buckets.c.score_sum).label("score_sum"),
-        )
-        .where(buckets.c.key_type == key_type, buckets.c.bucket_start >= utc(start), buckets.c.bucket_start < utc(end))
-        .group_by(buckets.c.key)
-        .order_by(func.sum(n).desc(), buckets.c.key)
-        .limit(limit)
-    )
     with _connect(db) as conn:
+        stmt = (
+            select(
+                buckets.c.key,
+                func.sum(n).label("n"),
+                func.sum(buckets.c.n_negative).label("n_negative"),
+                func.sum(buckets.c.score_sum).label("score_sum"),
+            )
+            .where(_type_range(conn, key_type, start, end))
+            .group_by(buckets.c.key)
+            .order_by(func.sum(n).desc(), buckets.c.key)
+            .limit(limit)
+        )
         df = _frame(conn, stmt)
     if df.empty:
         return pd.DataFrame(columns=["key", "n", "neg_share", "index"])
@@ -219,19 +252,19 @@ def leaderboard(
         cond = is_recent if recent_part else ~is_recent
         return func.sum(case((cond, col), else_=0))
 
-    stmt = (
-        select(
-            buckets.c.key,
-            part(n, True).label("n_recent"),
-            part(buckets.c.n_negative, True).label("neg_recent"),
-            part(buckets.c.score_sum, True).label("score_recent"),
-            part(n, False).label("n_base"),
-            part(buckets.c.n_negative, False).label("neg_base"),
-        )
-        .where(buckets.c.key_type == key_type, buckets.c.bucket_start >= b_start, buckets.c.bucket_start < utc(end))
-        .group_by(buckets.c.key)
-    )
     with _connect(db) as conn:
+        stmt = (
+            select(
+                buckets.c.key,
+                part(n, True).label("n_recent"),
+                part(buckets.c.n_negative, True).label("neg_recent"),
+                part(buckets.c.score_sum, True).label("score_recent"),
+                part(n, False).label("n_base"),
+                part(buckets.c.n_negative, False).label("neg_base"),
+            )
+            .where(_type_range(conn, key_type, b_start, end))
+            .group_by(buckets.c.key)
+        )
         df = _frame(conn, stmt)
     cols = ["key", "n_recent", "share_recent", "share_baseline", "delta", "index_recent"]
     if df.empty:
@@ -317,6 +350,20 @@ def unscored_count(db: Connectable, start: datetime, end: datetime) -> int:
     )
     with _connect(db) as conn:
         return int(conn.execute(stmt).scalar() or 0)
+
+
+@_translated
+def unscored_sources(db: Connectable, start: datetime, end: datetime) -> list[str]:
+    """Sources of unscored items in [start, end): they have no rollups, so the source filter
+    learns them here (label index; unscored items are a small share of the stream)."""
+    stmt = (
+        select(items.c.source)
+        .where(items.c.label.is_(None), items.c.published_at >= utc(start), items.c.published_at < utc(end),
+               items.c.source.is_not(None))
+        .group_by(items.c.source)
+    )
+    with _connect(db) as conn:
+        return sorted(str(s) for s in conn.execute(stmt).scalars())
 
 
 # --- alerts ---------------------------------------------------------------------------------

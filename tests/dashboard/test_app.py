@@ -209,3 +209,11 @@ def test_store_without_schema(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_unreachable_store_is_an_error_box_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
     at = _app(monkeypatch, "postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=2")
     assert any("cannot be read" in e.value for e in at.error)
+
+
+def test_sources_of_unscored_items_are_filterable(seeded_app: AppTest) -> None:
+    at = seeded_app
+    assert "Bankier.pl" in at.selectbox(key="hl_source").options  # no rollups: learnt from the items
+    at.selectbox(key="hl_source").set_value("Bankier.pl").run()
+    df = _headlines(at)
+    assert len(df) > 0 and set(df["label"]) == {"unscored"} and set(df["source"]) == {"Bankier.pl"}

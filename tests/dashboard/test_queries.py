@@ -58,6 +58,24 @@ def test_every_key_series_matches_the_listed_keys(engine) -> None:
     assert q.series(engine, "topic", [], first, last, 900).empty
 
 
+def test_keys_of_matches_a_plain_distinct(engine) -> None:
+    with engine.connect() as conn:
+        for kt in ("all", "topic", "ticker", "source"):
+            plain = sorted(conn.execute(text("SELECT DISTINCT key FROM buckets WHERE key_type = :kt"), {"kt": kt}).scalars())
+            assert q.keys_of(conn, kt) == plain and plain
+    assert q.keys_of(engine, "nothing") == []
+
+
+def test_range_queries_seek_the_primary_key_per_key(engine) -> None:
+    _, last = q.data_span(engine)
+    with engine.connect() as conn:
+        cond = q._type_range(conn, "topic", last - timedelta(hours=1), last)
+        stmt = select(func.count()).select_from(q.buckets).where(cond)
+        sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(r) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    assert "key=? AND bucket_start>? AND bucket_start<?" in plan, plan
+
+
 def test_top_keys_are_ranked_by_volume(engine) -> None:
     first, last = q.data_span(engine)
     top = q.top_keys(engine, "ticker", first, last, 10)
