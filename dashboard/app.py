@@ -391,10 +391,11 @@ def body(url: str, choice: str) -> None:
         active = overview(p)
         w = p.win
         heat, topic_opts = topic_heat(p)
-        ticker_opts = cached.top_keys(url, eng, "ticker", w.start, w.end, 60)["key"].tolist()
+        # Options list every known key (one index seek each); ranking them over a 7-day range
+        # would cost a full aggregation just to order a drop-down.
+        ticker_opts = cached.keys_of(url, eng, "ticker")
         trends(p, active, heat, topic_opts, ticker_opts)
-        source_opts = sorted(set(cached.top_keys(url, eng, "source", w.start, w.end, 50)["key"])
-                             | set(cached.unscored_sources(url, eng, w.start, w.end)))
+        source_opts = cached.sources(url, eng)  # includes sources of unscored items (no rollups)
         headlines_section(p, topic_opts, ticker_opts, source_opts)
         alerts_section(p, active)
         pipeline_section(p)

@@ -78,6 +78,11 @@ def series(url: str, _engine: Engine, key_type: str, keys: tuple[str, ...] | Non
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def keys_of(url: str, _engine: Engine, key_type: str) -> list[str]:
+    return q.keys_of(_engine, key_type)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def top_keys(url: str, _engine: Engine, key_type: str, start: datetime, end: datetime, limit: int) -> pd.DataFrame:
     return q.top_keys(_engine, key_type, start, end, limit)
 
@@ -101,8 +106,8 @@ def unscored_count(url: str, _engine: Engine, start: datetime, end: datetime) ->
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
-def unscored_sources(url: str, _engine: Engine, start: datetime, end: datetime) -> list[str]:
-    return q.unscored_sources(_engine, start, end)
+def sources(url: str, _engine: Engine) -> list[str]:
+    return q.sources(_engine)
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)

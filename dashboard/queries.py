@@ -352,18 +352,23 @@ def unscored_count(db: Connectable, start: datetime, end: datetime) -> int:
         return int(conn.execute(stmt).scalar() or 0)
 
 
-@_translated
-def unscored_sources(db: Connectable, start: datetime, end: datetime) -> list[str]:
-    """Sources of unscored items in [start, end): they have no rollups, so the source filter
-    learns them here (label index; unscored items are a small share of the stream)."""
-    stmt = (
-        select(items.c.source)
-        .where(items.c.label.is_(None), items.c.published_at >= utc(start), items.c.published_at < utc(end),
-               items.c.source.is_not(None))
-        .group_by(items.c.source)
+_SOURCES_SQL = text(
+    """
+    WITH RECURSIVE s(source) AS (
+        SELECT (SELECT min(source) FROM items)
+        UNION ALL
+        SELECT (SELECT min(source) FROM items WHERE source > s.source) FROM s WHERE s.source IS NOT NULL
     )
+    SELECT source FROM s WHERE source IS NOT NULL
+    """
+)
+
+
+@_translated
+def sources(db: Connectable) -> list[str]:
+    """Every source of a stored item, scored or not (one seek per source on ix_items_source_published)."""
     with _connect(db) as conn:
-        return sorted(str(s) for s in conn.execute(stmt).scalars())
+        return [str(v) for v in conn.execute(_SOURCES_SQL).scalars()]
 
 
 # --- alerts ---------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def test_same_results_as_sqlite(stores) -> None:
     for bin_s in (300, 3600):
         pd.testing.assert_frame_equal(q.series(pg, "topic", None, first, last, bin_s),
                                       q.series(lite, "topic", None, first, last, bin_s))
+    assert q.sources(pg) == q.sources(lite)
     for kt in ("topic", "ticker", "source"):
         assert q.keys_of(pg, kt) == q.keys_of(lite, kt)
     pd.testing.assert_frame_equal(q.top_keys(pg, "ticker", first, last, 15), q.top_keys(lite, "ticker", first, last, 15))

@@ -66,6 +66,12 @@ def test_keys_of_matches_a_plain_distinct(engine) -> None:
     assert q.keys_of(engine, "nothing") == []
 
 
+def test_sources_include_unscored_outlets(engine) -> None:
+    with engine.connect() as conn:
+        plain = sorted(conn.execute(text("SELECT DISTINCT source FROM items WHERE source IS NOT NULL")).scalars())
+    assert q.sources(engine) == plain and "Bankier.pl" in plain
+
+
 def test_range_queries_seek_the_primary_key_per_key(engine) -> None:
     _, last = q.data_span(engine)
     with engine.connect() as conn:
