@@ -93,6 +93,11 @@ def test_dashboard_in_chromium(seeded_url: str, tmp_path: Path) -> None:
             assert page.locator("[data-testid=stException]").count() == 0
             assert page.locator(".js-plotly-plot").count() >= 3
             assert "2 consumer instance(s)" in text
+            # clicking an alert row drills into that alert's evidence
+            assert "Evidence headlines for All news" in text
+            grid = page.locator(".st-key-alert_table [data-testid=stDataFrame]").bounding_box()
+            page.mouse.click(grid["x"] + 15, grid["y"] + 35 + 35 + 17)  # row 2: the FRC episode
+            page.wait_for_selector("text=Evidence headlines for ticker: FRC", timeout=30_000)
             # auto-refresh: a new consumer's health row shows up without any click
             _add_consumer(url_store)
             page.wait_for_selector("text=3 consumer instance(s)", timeout=30_000)
