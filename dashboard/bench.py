@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import time
@@ -36,6 +37,11 @@ def _percentile(values: list[float], q: float) -> float:
 def run_render_bench(n_items: int = 1_000_000, runs: int = 20, directory: str = "var/bench",
                      warm_runs: int = 5) -> dict[str, Any]:
     """Time full-page renders (AppTest) against a generated store; returns the figures."""
+    # AppTest runs without a Streamlit server: drop its "no runtime" warnings (on import of the
+    # cached readers and every cache clear); a filter, as Streamlit resets its loggers' levels.
+    for name in ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context"):
+        logging.getLogger(name).addFilter(lambda record: record.levelno >= logging.ERROR)
+
     from streamlit.testing.v1 import AppTest
 
     from dashboard import cached
