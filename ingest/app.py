@@ -120,7 +120,7 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Calla
         )
         service = IngestService(
             cfg, source_factory=partial(Source, ccfg), sink_factory=partial(Sink, bootstrap),
-            store=store, router=router, metrics=metrics, monitor=monitor, detector=LanguageDetector(),
+            store=store, router=router, metrics=metrics, monitor=monitor, detector=LanguageDetector(preferred=router.languages),
         )
     except BaseException:
         for fn in reversed(closers):

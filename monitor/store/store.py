@@ -11,6 +11,7 @@ failures become :class:`StoreUnavailable` (the caller retries and does not commi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,10 +136,28 @@ class Store:
         return self._engine.url.render_as_string(hide_password=True)
 
     # --- schema ------------------------------------------------------------------------
-    def migrate(self) -> None:
-        """Create missing tables and add missing (nullable) columns: additive migrations only."""
+    def migrate(self, attempts: int = 5) -> None:
+        """Create missing tables and add missing (nullable) columns: additive migrations only.
+
+        Several instances may start at once: on PostgreSQL an advisory lock serialises them; on
+        SQLite a concurrent creator's "already exists" is retried.
+        """
+        for attempt in range(attempts):
+            try:
+                self._migrate_once()
+                break
+            except StoreError as exc:
+                if isinstance(exc, StoreUnavailable) and "already exists" not in str(exc) or attempt == attempts - 1:
+                    raise
+                log.info("store.migration_retry", attempt=attempt + 1, error=str(exc)[:200])
+                time.sleep(0.2 * (attempt + 1))
+        log.info("store.ready", url=self.safe_url(), dialect=self.dialect, schema_version=SCHEMA_VERSION)
+
+    def _migrate_once(self) -> None:
         try:
             with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7243911)"))  # finsentry schema lock
                 metadata.create_all(conn, checkfirst=True)
                 insp = sa.inspect(conn)
                 for table in metadata.sorted_tables:
@@ -153,7 +172,6 @@ class Store:
                 conn.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": str(SCHEMA_VERSION)}))
         except SQLAlchemyError as exc:
             raise _translate(exc, "schema migration failed") from exc
-        log.info("store.ready", url=self.safe_url(), dialect=self.dialect, schema_version=SCHEMA_VERSION)
 
     # --- writes ------------------------------------------------------------------------
     def write_batch(self, batch: Sequence[ScoredItem], in_txn: InTxn | None = None) -> list[ScoredItem]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
-from kafka import KafkaAdminClient
+from kafka import KafkaConsumer, TopicPartition
 
 from ingest.contract import encode
 from ingest.kafka_io import ConsumerConfig, Sink, Source
@@ -126,13 +126,13 @@ def consume_all(bootstrap: str, topic: str, expect: int, timeout: float = 30) ->
     return got
 
 
-def committed_total(bootstrap: str, group: str) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-admin")
+def committed_total(bootstrap: str, group: str, topic: str, partitions: int = 4) -> int:
+    """Sum of the group's committed offsets on ``topic`` (OffsetFetch; does not join the group)."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
-        offsets = admin.list_consumer_group_offsets(group)
+        return sum(c.committed(TopicPartition(topic, p)) or 0 for p in range(partitions))
     finally:
-        admin.close()
-    return sum(max(0, o.offset) for o in offsets.values())
+        c.close(autocommit=False)
 
 
 def count_items(store_url: str) -> int:

@@ -58,6 +58,10 @@ class TcpProxy:
     def stop(self) -> None:
         """Refuse new connections and cut the open ones (the store 'goes down')."""
         if self._listener is not None:
+            try:  # wakes the thread blocked in accept(); close() alone keeps the port listening
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -26,7 +26,9 @@ from tests.ingest.tcpproxy import TcpProxy
 
 @pytest.fixture
 def service(tmp_path, tansu, make_topic, unique_name):
-    """Factory: ``service(store_url, name=..., group=...)`` -> started ServiceProc (stopped after)."""
+    """Request it AFTER the store fixture, so the processes stop before their database is dropped.
+
+    Factory: ``service(store_url, name=..., group=...)`` -> started ServiceProc (stopped after)."""
     topic = make_topic()
     make_topic(f"{topic}.dlq", 1)
     make_topic(f"{topic}.scored", 1)
@@ -50,7 +52,7 @@ def status_json(store_url: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_produce_classify_store_end_to_end(service, store_url):
+def test_produce_classify_store_end_to_end(store_url, service):
     msgs = valid(40, "e2e")
     msgs += [
         {"id": "neg", "text": "Silicon Valley Bank collapses as depositors pull billions; shares plunge 60%",
@@ -89,7 +91,7 @@ def test_produce_classify_store_end_to_end(service, store_url):
     assert st["items"] == len(msgs) and st["dead_lettered"] == 0 and st["by_label"]["unscored"] == 1
 
 
-def test_malformed_records_are_dead_lettered_and_the_service_lives(service, sqlite_url):
+def test_malformed_records_are_dead_lettered_and_the_service_lives(sqlite_url, service):
     bad = malformed(240)
     good = valid(300, "ok")
     mixed: list = []
@@ -118,7 +120,7 @@ def test_malformed_records_are_dead_lettered_and_the_service_lives(service, sqli
     wait_until(lambda: status_json(sqlite_url)["dead_lettered"] == len(bad), 30, "dead letters recorded")
 
 
-def test_kill9_mid_stream_then_restart_stores_every_id_once(service, sqlite_url):
+def test_kill9_mid_stream_then_restart_stores_every_id_once(sqlite_url, service):
     msgs = valid(3000, "k9")
     produce(service.bootstrap, service.topic, msgs)
     first = service(sqlite_url, "first")
@@ -135,7 +137,7 @@ def test_kill9_mid_stream_then_restart_stores_every_id_once(service, sqlite_url)
     assert second.alive()
 
 
-def test_sigterm_mid_stream_exits_cleanly_and_nothing_is_lost(service, sqlite_url):
+def test_sigterm_mid_stream_exits_cleanly_and_nothing_is_lost(sqlite_url, service):
     msgs = valid(3000, "st")
     produce(service.bootstrap, service.topic, msgs)
     svc = service(sqlite_url, "first")
@@ -145,17 +147,16 @@ def test_sigterm_mid_stream_exits_cleanly_and_nothing_is_lost(service, sqlite_ur
     rc = svc.wait(15)
     took = time.monotonic() - t0
     assert rc == 0 and took < 10, (rc, took, svc.tail())
-    assert svc.events()[-1]["event"] in ("service.stopped", "shutdown.step_failed", "store.closed") or any(
-        e.get("event") == "service.stopped" for e in svc.events())
+    assert any(e.get("event") == "service.stopped" for e in svc.events())
     stored = count_items(sqlite_url)
     # Offsets never run ahead of the store: everything committed is stored.
-    assert committed_total(service.bootstrap, service.group) <= stored
+    assert committed_total(service.bootstrap, service.group, service.topic) <= stored
     service(sqlite_url, "second")
     wait_until(lambda: count_items(sqlite_url) >= len(msgs), 180, "all items stored after restart")
     assert count_items(sqlite_url) == len(msgs)
 
 
-def test_two_consumers_share_partitions_and_results(service, pg_url):
+def test_two_consumers_share_partitions_and_results(pg_url, service):
     a = service(pg_url, "a")
     b = service(pg_url, "b")
     wait_until(lambda: len(a.assigned()) == 2 and len(b.assigned()) == 2, 60, "a 2/2 partition split")
@@ -169,13 +170,15 @@ def test_two_consumers_share_partitions_and_results(service, pg_url):
     per_partition = {r["kafka_partition"] for r in rows(pg_url, "select distinct kafka_partition from items")}
     assert per_partition == {0, 1, 2, 3}
     # Both instances did part of the work, and together exactly the input.
-    wait_until(lambda: len(rows(pg_url, "select * from pipeline_health where processed > 0")) == 2, 30,
-               "health from both instances")
-    health = rows(pg_url, "select instance, processed from pipeline_health")
-    assert sum(h["processed"] for h in health) == len(msgs)
+    def health():
+        return rows(pg_url, "select instance, processed from pipeline_health where processed > 0")
+
+    wait_until(lambda: len(health()) == 2 and sum(h["processed"] for h in health()) >= len(msgs), 30,
+               "health snapshots from both instances")
+    assert sum(h["processed"] for h in health()) == len(msgs)
 
 
-def test_store_down_commits_nothing_unstored_then_recovers(service, pg_url):
+def test_store_down_commits_nothing_unstored_then_recovers(pg_url, service):
     from sqlalchemy.engine import make_url
 
     u = make_url(pg_url)
@@ -185,18 +188,18 @@ def test_store_down_commits_nothing_unstored_then_recovers(service, pg_url):
         svc = service(via_proxy)
         produce(service.bootstrap, service.topic, valid(300, "before"))
         wait_until(lambda: count_items(pg_url) >= 300, 90, "first items stored")
-        wait_until(lambda: committed_total(service.bootstrap, service.group) == 300, 30, "first commits")
+        wait_until(lambda: committed_total(service.bootstrap, service.group, service.topic) == 300, 30, "first commits")
         proxy.stop()  # PostgreSQL now refuses connections through the proxy
         produce(service.bootstrap, service.topic, valid(300, "during"))
         svc.wait_event("store.unavailable", 60)
         time.sleep(3)
         assert count_items(pg_url) == 300
-        assert committed_total(service.bootstrap, service.group) == 300, "committed past unstored items"
+        assert committed_total(service.bootstrap, service.group, service.topic) == 300, "committed past unstored items"
         assert svc.alive()
         proxy = TcpProxy(u.host or "127.0.0.1", u.port or 5432, port=proxy.port).start()
         svc.wait_event("store.available", 60)
         wait_until(lambda: count_items(pg_url) >= 600, 90, "items stored after recovery")
-        wait_until(lambda: committed_total(service.bootstrap, service.group) == 600, 30, "commits after recovery")
+        wait_until(lambda: committed_total(service.bootstrap, service.group, service.topic) == 600, 30, "commits after recovery")
         assert count_items(pg_url) == 600
     finally:
         proxy.stop()

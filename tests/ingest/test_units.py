@@ -87,6 +87,9 @@ def test_language_detection_and_normalisation():
     assert d.language_of("Goldman's big bet. Nigerian opposition parties call for an election rerun", None) == "en"
     assert d.language_of("Akcje banków spadają po upadku SVB, inwestorzy wycofują pieniądze", None) == "pl"
     assert d.language_of("anything", "de-DE") == "de"
+    # Ambiguous short text: a language with a model wins when it is nearly as likely.
+    assert LanguageDetector().detect("Jack Welch obituary") == "de"
+    assert LanguageDetector(preferred=["en"]).detect("Jack Welch obituary") == "en"
 
 
 class FakeModel:

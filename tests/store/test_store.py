@@ -100,3 +100,27 @@ def test_sqlite_uses_wal(sqlite_url):
 def test_unreachable_postgres_is_store_unavailable(free_port):
     with pytest.raises(StoreUnavailable):
         Store(f"postgresql+psycopg://postgres@127.0.0.1:{free_port}/none")
+
+
+def test_concurrent_starts_migrate_once(store_url):
+    """Several instances creating the schema at once (the two-consumer start) must all succeed."""
+    import threading
+
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+
+    def start():
+        try:
+            stores.append(Store(store_url))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(stores[0].write_batch([item(1)])) == 1
+    for s in stores:
+        s.close()

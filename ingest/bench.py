@@ -1,0 +1,162 @@
+"""End-to-end benchmark (``make bench`` -> ``finsentry bench`` section ``e2e``).
+
+1. Engine only: the classifier on N bundled headlines, in batches like the service's.
+2. End to end: a real ``finsentry run`` process (embedded broker, SQLite store) drains N
+   records produced at once: items/s from the first send to the last scored item seen on the
+   output topic (published right after the store commit). ``ratio`` = end to end / engine only.
+3. Latency at half the measured maximum rate: records sent at 0.5 x that rate; for each, the
+   time from send to its scored record on the output topic (an upper bound of "stored").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ingest.broker import EmbeddedBroker
+from ingest.contract import encode
+from ingest.kafka_io import ConsumerConfig, Sink, Source, ensure_topics
+from ingest.produce import BUNDLED, read_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _texts(n: int) -> list[dict]:
+    rows = [r for r in read_rows(BUNDLED / "svb_2023.jsonl.gz") if r.get("lang") == "en"]
+    out = []
+    for i in range(n):
+        r = dict(rows[i % len(rows)])
+        r["id"] = f"bench-{i}"
+        out.append(r)
+    return out
+
+
+def engine_throughput(texts: list[str], batch: int = 256, model_path: str | None = None) -> float:
+    from model import load_classifier
+
+    clf = load_classifier(model_path)
+    clf.classify(texts[:64])  # warm up
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        clf.classify(texts[i:i + batch])
+    return len(texts) / (time.perf_counter() - t0)
+
+
+class _ScoredWatcher(threading.Thread):
+    """Reads the output topic; remembers when each id's scored record arrived."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.src = Source(ConsumerConfig(bootstrap, (topic,), f"bench-watch-{time.monotonic_ns()}"))
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            recs = self.src.poll(50, 5000)
+            if self.src.assignment():
+                self.ready.set()
+            now = time.perf_counter()
+            for r in recs:
+                self.seen.setdefault(json.loads(r.value)["id"], now)
+        self.src.close()
+
+    def wait_for(self, ids: set[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ids <= self.seen.keys():
+                return True
+            time.sleep(0.02)
+        return False
+
+
+def run_e2e_bench(n: int = 3000, latency_s: float = 20.0, model_path: str | None = None,
+                  batch_max_records: int = 256) -> dict[str, Any]:
+    rows = _texts(n)
+    engine = engine_throughput([r["text"] for r in rows], batch_max_records, model_path)
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        topic = "bench"
+        ensure_topics(broker.bootstrap, [topic, f"{topic}.dlq", f"{topic}.scored"], partitions=4)
+        env = {**os.environ, "FINSENTRY_LOG_FORMAT": "json", "FINSENTRY_OUTPUT_TOPIC": f"{topic}.scored",
+               "FINSENTRY_DLQ_TOPIC": f"{topic}.dlq", "FINSENTRY_BATCH_MAX_RECORDS": str(batch_max_records)}
+        if model_path:
+            env["FINSENTRY_MODEL_PATH"] = model_path
+        cmd = [sys.executable, "-m", "finsentry", "run", "--bootstrap", broker.bootstrap, "--topic", topic,
+               "--group", "bench", "--store", f"sqlite:///{tmp}/bench.db", "--metrics-port", "0"]
+        log_fh = open(Path(tmp) / "service.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log_fh, stderr=subprocess.STDOUT)
+        watcher = _ScoredWatcher(broker.bootstrap, f"{topic}.scored")
+        watcher.start()
+        sink = Sink(broker.bootstrap, client_id="bench-producer")
+        try:
+            # Warm up: group join, model load, first batch.
+            warm = [{**r, "id": f"warm-{i}"} for i, r in enumerate(rows[:64])]
+            for r in warm:
+                sink.send(topic, encode(r), key=r["id"].encode())
+            sink.flush()
+            if not watcher.wait_for({r["id"] for r in warm}, 120):
+                raise RuntimeError("service did not score the warm-up records in 120 s")
+
+            # Maximum rate: everything at once.
+            t0 = time.perf_counter()
+            for r in rows:
+                sink.send(topic, encode(r), key=r["id"].encode())
+            sink.flush()
+            ids = {r["id"] for r in rows}
+            if not watcher.wait_for(ids, 600):
+                raise RuntimeError("service did not drain the benchmark records in 600 s")
+            e2e = n / (max(watcher.seen[i] for i in ids) - t0)
+
+            # Latency at half that rate.
+            rate = e2e / 2
+            m = max(50, int(rate * latency_s))
+            lat_rows = [{**rows[i % n], "id": f"lat-{i}"} for i in range(m)]
+            sent: dict[str, float] = {}
+            start = time.perf_counter()
+            for i, r in enumerate(lat_rows):
+                wait = start + i / rate - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                sent[r["id"]] = time.perf_counter()
+                sink.send(topic, encode(r), key=r["id"].encode())
+                if i % 16 == 0:
+                    sink.flush()
+            sink.flush()
+            watcher.wait_for(set(sent), 120)
+            lat_ms = sorted((watcher.seen[i] - t) * 1000 for i, t in sent.items() if i in watcher.seen)
+        finally:
+            watcher.stop.set()
+            sink.close()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log_fh.close()
+    q = statistics.quantiles(lat_ms, n=100) if len(lat_ms) >= 2 else [float("nan")] * 99
+    return {
+        "n": n,
+        "engine_items_per_s": round(engine, 1),
+        "e2e_items_per_s": round(e2e, 1),
+        "ratio": round(e2e / engine, 3),
+        "latency_rate_per_s": round(rate, 1),
+        "latency_n": len(lat_ms),
+        "latency_lost": len(sent) - len(lat_ms),
+        "latency_p50_ms": round(q[49], 1),
+        "latency_p99_ms": round(q[98], 1),
+        "batch_max_records": batch_max_records,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_e2e_bench()))
