@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import cached, charts
+from dashboard.formatting import fmt_time, heartbeat_note, num, pct
 from dashboard.queries import UNSCORED, delivery_summary, evidence_frame
 from dashboard.theme import LABEL_COLORS, LABELS, SEVERITY_COLORS, UNSCORED_COLOR
 from dashboard.timerange import DEFAULT_RANGE, RANGES, Window, bin_seconds, window
@@ -38,18 +38,6 @@ class Page:
     engine: Engine
     win: Window
     first: datetime
-
-
-def fmt_time(ts: Any) -> str:
-    return "—" if ts is None or pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def pct(x: float | None) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
-
-
-def _num(x: Any, fmt: str) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
 def label_style(value: str) -> str:
@@ -121,41 +109,42 @@ def overview(p: Page) -> pd.DataFrame:
     c = st.columns(6)
     per_min = (now["n"] + now["n_duplicates"]) / (CURRENT.total_seconds() / 60)
     c[0].metric("Items / min", f"{per_min:,.1f}", help="Scored items (incl. syndicated copies) per minute, last 15 min.",
-                border=True, chart_data=((spark["n"] + spark["n_duplicates"]) / per_bin_min).round(1).tolist() or None,
+                border=True, height="stretch", chart_data=((spark["n"] + spark["n_duplicates"]) / per_bin_min).round(1).tolist() or None,
                 chart_type="bar")
     d_share = None if math.isnan(now["neg_share"]) or math.isnan(base["neg_share"]) else \
         (now["neg_share"] - base["neg_share"]) * 100
     c[1].metric("Negative share", pct(now["neg_share"]),
                 delta=None if d_share is None else f"{d_share:+.1f} pp vs 24 h",
-                delta_color="inverse", border=True, help=f"Last 15 min vs the 24 h before it ({pct(base['neg_share'])}).",
+                delta_color="inverse", border=True, height="stretch", help=f"Last 15 min vs the 24 h before it ({pct(base['neg_share'])}).",
                 chart_data=(spark["neg_share"].fillna(0) * 100).round(1).tolist() or None, chart_type="area")
     d_index = None if math.isnan(now["index"]) or math.isnan(base["index"]) else now["index"] - base["index"]
-    c[2].metric("Sentiment index", _num(now["index"], "+.2f"),
-                delta=None if d_index is None else f"{d_index:+.2f} vs 24 h", border=True,
+    c[2].metric("Sentiment index", num(now["index"], "+.2f"),
+                delta=None if d_index is None else f"{d_index:+.2f} vs 24 h", border=True, height="stretch",
                 chart_data=spark["index"].fillna(0).round(3).tolist() or None,
                 help="Mean of p(positive) − p(negative), last 15 min (−1 … +1).")
     n_crit = int((active["severity"] == "critical").sum()) if not active.empty else 0
     c[3].metric("Active alerts", len(active), delta=f"{n_crit} critical" if n_crit else "none critical",
-                delta_color="inverse" if n_crit else "off", delta_arrow="off", border=True)
+                delta_color="inverse" if n_crit else "off", delta_arrow="off", border=True, height="stretch")
     if health.empty:
-        c[4].metric("Items / s (pipeline)", "—", help="No consumer has reported yet.", border=True)
-        c[5].metric("Dead-lettered", "—", border=True)
+        c[4].metric("Items / s (pipeline)", "—", help="No consumer has reported yet.", border=True, height="stretch")
+        c[5].metric("Dead-lettered", "—", border=True, height="stretch")
     else:
         c[4].metric("Items / s (pipeline)", f"{health['items_per_s'].sum():,.0f}/s",
-                    delta=f"lag {int(health['lag'].sum()):,}", delta_color="off", delta_arrow="off", border=True)
+                    delta=f"lag {int(health['lag'].sum()):,}", delta_color="off", delta_arrow="off", border=True, height="stretch")
         c[5].metric("Dead-lettered", f"{int(health['dead_lettered'].sum()):,}",
                     delta=f"of {int(health['consumed'].sum()):,} consumed", delta_color="off", delta_arrow="off",
-                    border=True)
+                    border=True, height="stretch")
     models = ", ".join(sorted({f"{m} on {pv}" for m, pv in zip(health.get("model_version", []),
                                                                   health.get("provider", []))})) or "—"
+    last_beat = health["updated_at"].max() if not health.empty else None
+    silent = heartbeat_note(last_beat, datetime.now(timezone.utc))
     st.caption(
-        f"Model {models} · {len(health)} consumer instance(s) · last heartbeat "
-        f"{fmt_time(health['updated_at'].max() if not health.empty else None)} · "
+        f"Model {models} · {len(health)} consumer instance(s) · last heartbeat {fmt_time(last_beat)}{silent} · "
         f"{unscored:,} item(s) in the range in languages no model covers (shown, not scored)."
     )
     for a in active.head(6).itertuples():
         text = (f"**{a.severity.upper()}** · **{charts.series_name(a.key_type, a.key)}** — negative share "
-                f"{pct(a.share)} vs baseline {pct(a.baseline)} · statistic {_num(a.statistic, '.1f')} · "
+                f"{pct(a.share)} vs baseline {pct(a.baseline)} · statistic {num(a.statistic, '.1f')} · "
                 f"firing since {fmt_time(a.started_at)}")
         if a.severity == "critical":
             st.error(text, icon=":material/crisis_alert:")
@@ -330,10 +319,10 @@ def alerts_section(p: Page, active: pd.DataFrame) -> None:
     )
     a = by_id[pick]
     c = st.columns(4)
-    c[0].metric("Negative share", pct(a.share), border=True)
-    c[1].metric("Baseline", pct(a.baseline), border=True)
-    c[2].metric("Statistic", _num(a.statistic, ".1f"), border=True)
-    c[3].metric("Items in window", _num(a.window_n, ",.0f"), border=True)
+    c[0].metric("Negative share", pct(a.share), border=True, height="stretch")
+    c[1].metric("Baseline", pct(a.baseline), border=True, height="stretch")
+    c[2].metric("Statistic", num(a.statistic, ".1f"), border=True, height="stretch")
+    c[3].metric("Items in window", num(a.window_n, ",.0f"), border=True, height="stretch")
     ev = evidence_frame(a.evidence)
     st.markdown(f"**Evidence headlines** for **{charts.series_name(a.key_type, a.key)}** "
                 f"({fmt_time(a.started_at)} → {fmt_time(a.resolved_at) if a.status == 'resolved' else 'now'})")

@@ -217,3 +217,4 @@ def test_sources_of_unscored_items_are_filterable(seeded_app: AppTest) -> None:
     at.selectbox(key="hl_source").set_value("Bankier.pl").run()
     df = _headlines(at)
     assert len(df) > 0 and set(df["label"]) == {"unscored"} and set(df["source"]) == {"Bankier.pl"}
+
