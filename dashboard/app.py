@@ -30,6 +30,10 @@ LEADER_RECENT_S, LEADER_BASE_S = 3600, 86400
 HEADLINE_LIMIT = 200
 REFRESH_CHOICES = (0, 5, 10, 30, 60, 300)
 ANY = "(any)"
+HEADLINE_WINDOWS: dict[str, timedelta | None] = {
+    "whole range": None, "last 15 min": timedelta(minutes=15), "last hour": timedelta(hours=1),
+    "last 6 h": timedelta(hours=6),
+}
 
 
 @dataclass(frozen=True)
@@ -231,17 +235,21 @@ def trends(p: Page, active: pd.DataFrame, heat: pd.DataFrame, topic_opts: list[s
 def headlines_section(p: Page, topic_opts: list[str], ticker_opts: list[str], source_opts: list[str]) -> None:
     w = p.win
     st.subheader("Headlines", anchor="headlines")
-    c = st.columns([2, 2, 1.3, 1.6, 2.2])
+    c = st.columns([1.8, 1.8, 1.1, 1.5, 1.3, 2.0])
     labels = c[0].multiselect("Label", [*LABELS, UNSCORED], default=[], key="hl_labels", placeholder="all labels")
     topic = c[1].selectbox("Topic", [ANY, *sorted(topic_opts)], key="hl_topic")
     ticker = c[2].selectbox("Ticker", [ANY, *sorted(ticker_opts)], key="hl_ticker")
     source = c[3].selectbox("Source", [ANY, *sorted(source_opts)], key="hl_source")
-    search = c[4].text_input("Search text", key="hl_search", placeholder="e.g. deposit")
+    period = c[4].selectbox("Time", list(HEADLINE_WINDOWS), key="hl_window",
+                            help="Within the selected range, ending at its newest item.")
+    search = c[5].text_input("Search text", key="hl_search", placeholder="e.g. deposit")
+    sub = HEADLINE_WINDOWS[period]
+    start = w.start if sub is None else max(w.start, w.end - sub)
     df = cached.headlines(
-        p.url, p.engine, w.start, w.end, tuple(labels), None if topic == ANY else topic,
+        p.url, p.engine, start, w.end, tuple(labels), None if topic == ANY else topic,
         None if ticker == ANY else ticker, None if source == ANY else source, search or None, HEADLINE_LIMIT,
     )
-    st.caption(f"Newest first · {len(df)} shown (at most {HEADLINE_LIMIT}) · {fmt_time(w.start)} → {fmt_time(w.end)}"
+    st.caption(f"Newest first · {len(df)} shown (at most {HEADLINE_LIMIT}) · {fmt_time(start)} → {fmt_time(w.end)}"
                f" · confidence = the model's top probability · *unscored*: no model for the item's language")
     if df.empty:
         st.info("No headlines match these filters in this time range.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine
 from streamlit.testing.v1 import AppTest
@@ -146,6 +147,15 @@ def test_headline_filters(seeded_app: AppTest) -> None:
     at.text_input(key="hl_search").input("no such words anywhere").run()
     assert any("No headlines match" in i.value for i in at.info)
     assert not at.exception
+
+
+def test_headline_time_window(seeded_app: AppTest) -> None:
+    at = seeded_app
+    at.selectbox(key="hl_window").set_value("last 15 min").run()
+    df = _headlines(at)
+    assert len(df) > 0
+    assert (df["published_at"] >= pd.Timestamp("2023-03-13 15:45", tz="UTC")).all()
+    assert any("2023-03-13 15:45 UTC → 2023-03-13 16:00 UTC" in c.value for c in at.caption)
 
 
 def test_alert_history_shows_times_and_delivery(seeded_app: AppTest) -> None:
