@@ -22,9 +22,13 @@ from finsentry.errors import BrokerError
 from finsentry.logs import get_logger
 
 log = get_logger(__name__)
-# kafka-python logs every reconnect attempt (with tracebacks) while a broker is down; the service
-# reports each state change once itself, so the library's own chatter is muted here.
-logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def _quiet_client_logs() -> None:
+    """kafka-python logs every reconnect attempt (with tracebacks) while a broker is down; the
+    service reports each state change once itself, so the library's chatter is muted (called at
+    client creation, after logging was configured)."""
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 Headers = list[tuple[str, bytes]]
 
@@ -62,6 +66,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 4, ti
     wanted = [t for t in dict.fromkeys(topics) if t]
     if not wanted:
         return
+    _quiet_client_logs()
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsentry-admin",
                                  request_timeout_ms=int(timeout_s * 1000))
@@ -107,6 +112,7 @@ class Source:
                  on_assigned: Callable[[set[tuple[str, int]]], None] = lambda tps: None) -> None:
         from kafka.coordinator.assignors.range import RangePartitionAssignor
 
+        _quiet_client_logs()
         self.cfg = cfg
         try:
             self._c = KafkaConsumer(
@@ -152,6 +158,13 @@ class Source:
         if tp in self._c.assignment():
             self._c.seek(tp, offset)
 
+    def connected(self) -> bool:
+        """False while the group coordinator is unknown (the broker went away)."""
+        try:
+            return not self._c._coordinator.coordinator_unknown()
+        except Exception:  # noqa: BLE001 - a client without this internal: assume connected
+            return True
+
     def assignment(self) -> set[tuple[str, int]]:
         return {(tp.topic, tp.partition) for tp in self._c.assignment()}
 
@@ -189,6 +202,7 @@ class Sink:
     """A producer for scored items and dead letters; :meth:`flush` before committing offsets."""
 
     def __init__(self, bootstrap: str, client_id: str = "finsentry", linger_ms: int = 5) -> None:
+        _quiet_client_logs()
         try:
             self._p = KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
                                     linger_ms=linger_ms, retries=5, reconnect_backoff_max_ms=2000)

@@ -90,10 +90,13 @@ class IngestService:
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._store_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
         self._broker_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
+        self._publish_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
         self.counts = {"consumed": 0, "processed": 0, "dead_lettered": 0, "batches": 0}
         self._last_health = 0.0
         self._last_tick = 0.0
         self._rate_mark = (time.monotonic(), 0)
+        self._lost_polls = 0
+        self._joined = False
 
     # --- lifecycle ---------------------------------------------------------------------
     def _connect(self, stop: threading.Event) -> bool:
@@ -125,6 +128,7 @@ class IngestService:
             log.info("kafka.partitions_revoked", partitions=sorted(f"{t}-{p}" for t, p in partitions))
 
     def _on_assigned(self, partitions: set[tuple[str, int]]) -> None:
+        self._joined = True
         log.info("kafka.partitions_assigned", partitions=sorted(f"{t}-{p}" for t, p in partitions))
 
     def run(self, stop: threading.Event) -> None:
@@ -151,9 +155,25 @@ class IngestService:
                     log.info("service.consuming", instance=self.cfg.instance)
                 if records:
                     self.process(records, stop)
+                else:
+                    self._watch_broker()
                 self._periodic()
         finally:
             self._shutdown()
+
+    def _watch_broker(self) -> None:
+        """An idle poll on a lost coordinator means the broker is gone: say so once, and when back."""
+        assert self.source is not None
+        if not self._joined:
+            return  # before the first join the coordinator is unknown by design
+        if not self.source.connected():
+            self._lost_polls += 1
+            if self._lost_polls == 10:
+                log.warning("kafka.unreachable", retry="kafka client reconnects with backoff")
+        elif self._lost_polls:
+            if self._lost_polls >= 10:
+                log.info("kafka.reachable")
+            self._lost_polls = 0
 
     def _shutdown(self) -> None:
         self._write_health()
@@ -209,8 +229,10 @@ class IngestService:
             self.monitor.after_write(new_items)
 
         # Then Kafka: dead letters (original bytes + reason headers) and scored items, flushed.
-        assert self.sink is not None and self.source is not None
+        assert self.source is not None
         try:
+            if self.sink is None:
+                self.sink = self._sink_factory()
             for rej in rejected:
                 self.sink.send(self.cfg.dlq_topic, rej.record.value, key=rej.record.key, headers=dlq_headers(rej))
             if self.cfg.output_topic:
@@ -218,10 +240,15 @@ class IngestService:
                     self.sink.send(self.cfg.output_topic, scored_payload(it), key=it.id.encode())
             self.sink.flush()
         except BrokerError as exc:
-            log.warning("kafka.publish_failed", error=str(exc), action="re-reading batch")
+            delay = self._publish_backoff.fail()
+            if delay == self.cfg.backoff_initial_s:
+                log.warning("kafka.publish_failed", error=str(exc), action="re-reading batch; new producer")
             self._rewind(records)
-            stop.wait(self._broker_backoff.fail())
+            self._renew_sink()
+            stop.wait(delay)
             return False
+        if self._publish_backoff.ok():
+            log.info("kafka.publish_recovered")
 
         offsets = next_offsets(records)
         self._uncommitted.update(offsets)
@@ -257,6 +284,16 @@ class IngestService:
         self.counts["dead_lettered"] += len(rejected)
         self.counts["batches"] += 1
         return True
+
+    def _renew_sink(self) -> None:
+        """A producer that failed (e.g. the broker restarted and forgot its producer ids) is replaced."""
+        old, self.sink = self.sink, None
+        if old is not None:
+            old.close()
+        try:
+            self.sink = self._sink_factory()
+        except BrokerError:
+            self.sink = None  # retried on the next batch
 
     def _rewind(self, records: list[Record]) -> None:
         assert self.source is not None

@@ -138,7 +138,7 @@ def test_kill9_mid_stream_then_restart_stores_every_id_once(sqlite_url, service)
 
 
 def test_sigterm_mid_stream_exits_cleanly_and_nothing_is_lost(sqlite_url, service):
-    msgs = valid(3000, "st")
+    msgs = valid(2000, "st")
     produce(service.bootstrap, service.topic, msgs)
     svc = service(sqlite_url, "first")
     wait_until(lambda: count_items(sqlite_url) >= 300, 120, "some items stored")
