@@ -62,7 +62,10 @@ def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0,
         def replay() -> None:
             n = produce(lambda v, k: sink.send(topic, v, key=k), rows, speedup=speedup, max_gap_s=max_gap_s,
                         stop=stop, progress=False, flush=sink.flush)
-            log.info("demo.replay_done", sent=n, note="service keeps running; Ctrl-C to stop")
+            if stop.is_set():
+                log.info("demo.replay_stopped", sent=n, of=len(rows))
+            else:
+                log.info("demo.replay_done", sent=n, note="service keeps running; Ctrl-C to stop")
 
         producer = threading.Thread(target=replay, name="replay", daemon=True)
         producer.start()
