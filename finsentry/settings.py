@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     syndication_window_s: int = Field(86_400, ge=0, description="Same story_hash within this span of an earlier item = syndicated copy (s).")
     # Spike detector (monitor/detector.py; maths in docs/monitor.md). All spans are event time.
     detector_window_min_s: int = Field(60, ge=1, description="Shortest trailing detection window (s).")
-    detector_window_max_s: int = Field(86_400, ge=1, description="Longest trailing detection window (s); the window grows from the minimum until it holds detector_min_items.")
-    detector_min_items: int = Field(20, ge=1, description="Unique scored items a window needs before it is tested (minimum volume).")
+    detector_window_max_s: int = Field(3 * 86_400, ge=1, description="Longest trailing detection window (s); the window grows from the minimum until it holds detector_min_items.")
+    detector_min_items: int = Field(10, ge=1, description="Unique scored items a window needs before it is tested (minimum volume).")
     detector_min_negative: int = Field(5, ge=1, description="Negative items a window needs before it can fire.")
     detector_min_delta: float = Field(0.10, ge=0, le=1, description="Negative share must exceed the baseline by at least this to fire.")
     detector_baseline_s: int = Field(7 * 86_400, ge=60, description="History the baseline is learned from, before the window (s).")

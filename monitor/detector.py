@@ -10,8 +10,9 @@ bucket counts, never the wall clock, so replaying a stream gives the same alerts
   one. Fewer than ``min_items`` within ``window_max``: no test (score 0).
 * **Baseline.** The key's history before the window (``baseline_s``) is cut into absolute
   ``block_s`` blocks; blocks with ``>= block_min_items`` give shares ``s_j``. The baseline is
-  ``p0 = median(s_j)`` (robust to earlier spikes) and the extra-binomial dispersion
-  ``tau^2 = max(noise_floor^2, (1.4826 MAD)^2 - p0(1-p0)/median(n_j))``. With fewer than
+  the pooled share of the blocks left after dropping the 10 % highest and lowest shares
+  (robust to earlier spikes, unbiased for sparse keys) and ``tau`` the Pearson
+  over-dispersion of those blocks, at least ``noise_floor``. With fewer than
   ``min_blocks`` blocks the key borrows the whole-stream baseline, shrunk towards its own
   pooled history: ``p0 = (k_h + m p_all) / (n_h + m)`` with ``m = PRIOR_ITEMS``.
 * **Score.** ``z = sign(p - p0) sqrt(D) / sqrt(phi)``: ``D`` the binomial deviance of ``k``
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 WINDOW_SCALES = (1, 2, 4, 16, 64)  # the adaptive window and longer multiples are all tested
 PRIOR_ITEMS = 50  # strength (in items) of the whole-stream prior for keys with little history
 _P_CLIP = (0.005, 0.995)
-_MAD_TO_SIGMA = 1.4826
 
 Severity = Literal["warning", "critical"]
 
@@ -54,8 +54,8 @@ Severity = Literal["warning", "critical"]
 class DetectorConfig:
     bucket_s: int = 60
     window_min_s: int = 60
-    window_max_s: int = 86_400
-    min_items: int = 20
+    window_max_s: int = 3 * 86_400
+    min_items: int = 10
     min_negative: int = 5
     min_delta: float = 0.10
     baseline_s: int = 7 * 86_400
@@ -298,7 +298,7 @@ _NORMAL = statistics.NormalDist()
 def spike_score(k: int, n: int, p0: float, noise: float) -> float:
     """How surprising ``k`` negatives of ``n`` are against baseline share ``p0``, as a z value.
 
-    The exact upper tail ``P(X >= k)`` of a beta-binomial whose share has mean ``p0`` and
+    The exact upper mid-p tail ``P(X > k) + P(X = k)/2`` of a beta-binomial whose share has mean ``p0`` and
     variance ``p0(1-p0)/n + noise^2`` (binomial sampling plus the baseline's over-dispersion),
     mapped to the standard normal scale: ``z = -Phi^-1(P)``. Exact tails keep small windows
     honest (a Wald z overstates 10 of 20 against 15 % by an order of magnitude).
@@ -307,15 +307,35 @@ def spike_score(k: int, n: int, p0: float, noise: float) -> float:
     if n <= 0 or k <= n * p0:
         return 0.0  # at or below the baseline: no evidence of a spike
     rho = min(0.5, noise * noise / (p0 * (1 - p0)))
-    tail = upper_tail(k, n, p0, rho)
+    # mid-p: P(X > k) + P(X = k) / 2, the usual correction of a discrete test's conservatism
+    tail = upper_tail(k, n, p0, rho) - 0.5 * math.exp(_log_pmf(k, n, p0, rho))
     return max(0.0, -_NORMAL.inv_cdf(min(max(tail, 1e-300), 0.5)))
 
 
-def baseline_from_blocks(shares: list[float], sizes: list[int], noise_floor: float) -> Baseline:
-    p0 = statistics.median(shares)
-    mad = statistics.median(abs(s - p0) for s in shares)
-    binom = p0 * (1 - p0) / max(1.0, statistics.median(sizes))
-    tau2 = max(noise_floor**2, (_MAD_TO_SIGMA * mad) ** 2 - binom)
+def baseline_from_blocks(shares: list[float], sizes: list[int], noise_floor: float, trim: float = 0.1) -> Baseline:
+    """Trimmed pooled share and Pearson over-dispersion of the history blocks.
+
+    Blocks are ranked by share and the top and bottom ``trim`` fraction dropped (an earlier
+    spike cannot lift the baseline; unlike a median of block shares, which sits at 0 for
+    sparse keys whose blocks mostly hold no negative at all). ``p0 = sum k / sum n`` over the
+    kept blocks; ``phi = sum n_j (s_j - p0)^2 / (p0 (1 - p0) (J - 1))`` is the Pearson
+    dispersion, and ``tau^2 = (phi - 1) / (mean n - 1) * p0 (1 - p0)`` the extra variance of
+    the share beyond binomial sampling (beta-binomial moment match), floored at noise_floor^2.
+    """
+    order = sorted(range(len(shares)), key=lambda j: (shares[j], j))
+    cut = round(len(order) * trim)
+    kept = order[cut : len(order) - cut] if len(order) - 2 * cut >= 2 else order
+    n_tot = sum(sizes[j] for j in kept)
+    k_tot = sum(shares[j] * sizes[j] for j in kept)
+    p0 = k_tot / n_tot if n_tot else 0.0
+    pc = min(max(p0, _P_CLIP[0]), _P_CLIP[1])
+    tau2 = noise_floor**2
+    if len(kept) >= 2:
+        chi2 = sum(sizes[j] * (shares[j] - p0) ** 2 for j in kept) / (pc * (1 - pc))
+        phi = chi2 / (len(kept) - 1)
+        n_bar = n_tot / len(kept)
+        if n_bar > 1 and phi > 1:
+            tau2 = max(tau2, (phi - 1) / (n_bar - 1) * pc * (1 - pc))
     return Baseline(p0, math.sqrt(tau2), len(shares), "own")
 
 

@@ -195,12 +195,6 @@ def replay(
     lead: timedelta = timedelta(days=1),
 ) -> EvalReport:
     """Classify and replay ``path`` through a fresh store + MonitorService; collect the alerts."""
-    from prometheus_client import CollectorRegistry
-
-    from monitor.metrics import Metrics
-    from monitor.service import MonitorService
-    from monitor.store import Store
-
     records = read_stream(path)
     if not records:
         raise DataError(f"stream {path} is empty")
@@ -210,6 +204,31 @@ def replay(
         classifier = load_classifier(settings.model_path, provider=settings.provider,
                                      topic_threshold=settings.topic_threshold)  # fmt: skip
     scored = score_records(records, classifier, settings)
+    known = shock_for(path)
+    if shock is None and known is not None:
+        shock, note = known
+    else:
+        note = ""
+    return replay_scored(scored, Path(path).name, settings, store_url, batch, shock, lead, note)
+
+
+def replay_scored(
+    scored: list[ScoredItem],
+    name: str,
+    settings: Settings,
+    store_url: str | None = None,
+    batch: int = 256,
+    shock_at: datetime | None = None,
+    lead: timedelta = timedelta(days=1),
+    shock_note: str = "",
+) -> EvalReport:
+    """Replay already-classified items (event order) through a fresh store + MonitorService."""
+    from prometheus_client import CollectorRegistry
+
+    from monitor.metrics import Metrics
+    from monitor.service import MonitorService
+    from monitor.store import Store
+
     # Alerts go to the throw-away store only: never to the user's webhooks or Alertmanager.
     quiet = settings.model_copy(update={"alert_webhook_urls": [], "alertmanager_url": None})
     with tempfile.TemporaryDirectory(prefix="finsentry-eval-") as tmp:
@@ -224,14 +243,12 @@ def replay(
         finally:
             monitor.close()
             store.close()
-    known = shock_for(path)
-    shock_at = shock or (known[0] if known else None)
     firsts: dict[str, AlertEvent] = {}
     for e in monitor.events:
         if e.status == "firing":
             firsts.setdefault(e.alert_id, e)
     return EvalReport(
-        stream=Path(path).name,
+        stream=name,
         items=len(scored),
         scored=sum(1 for it in scored if it.scored),
         negative=sum(1 for it in scored if it.label == "negative" and it.duplicate_of is None),
@@ -239,7 +256,7 @@ def replay(
         first_at=scored[0].published_at,
         last_at=scored[-1].published_at,
         shock_at=shock_at,
-        shock_note=known[1] if known and shock is None else "",
+        shock_note=shock_note,
         alerts=list(firsts.values()),
         lead=lead,
     )

@@ -45,10 +45,17 @@ def test_spike_score_is_a_calibrated_z(k: int, n: int, expect: tuple[float, floa
     assert spike_score(0, 20, 0.15, 0.02) == 0.0  # calmer than usual is not a spike
 
 
-def test_median_baseline_ignores_an_earlier_spike_block() -> None:
+def test_trimmed_baseline_ignores_an_earlier_spike_block_and_sparse_keys_are_not_zero() -> None:
     shares = [0.14, 0.15, 0.16, 0.15, 0.9, 0.13, 0.15]
     b = baseline_from_blocks(shares, [100] * len(shares), noise_floor=0.02)
-    assert b.share == pytest.approx(0.15) and b.noise < 0.05 and b.blocks == 7
+    assert b.share == pytest.approx(0.15, abs=0.003) and b.noise < 0.05 and b.blocks == 7
+    # Sparse key: 5-item blocks at 12 % negative are mostly 0/5 -- a median would say 0.
+    sparse = [0.0] * 11 + [0.2] * 6 + [0.4] * 2 + [0.6]
+    b = baseline_from_blocks(sparse, [5] * len(sparse), noise_floor=0.02)
+    assert 0.08 < b.share < 0.16
+    # Blocks far more scattered than binomial sampling explains raise the noise term.
+    wild = [0.05, 0.3, 0.1, 0.35, 0.02, 0.28, 0.12, 0.33]
+    assert baseline_from_blocks(wild, [200] * 8, noise_floor=0.02).noise > 0.08
 
 
 def feed(det: SpikeDetector, start, minutes: int, counts_for) -> list:
