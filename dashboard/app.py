@@ -30,6 +30,7 @@ LEADER_RECENT_S, LEADER_BASE_S = 3600, 86400
 HEADLINE_LIMIT = 200
 REFRESH_CHOICES = (0, 5, 10, 30, 60, 300)
 ANY = "(any)"
+MAX_BANNERS = 5
 HEADLINE_WINDOWS: dict[str, timedelta | None] = {
     "whole range": None, "last 15 min": timedelta(minutes=15), "last hour": timedelta(hours=1),
     "last 6 h": timedelta(hours=6),
@@ -146,7 +147,7 @@ def overview(p: Page) -> pd.DataFrame:
         f"Model {models} · {len(health)} consumer instance(s) · last heartbeat {fmt_time(last_beat)}{silent} · "
         f"{unscored:,} item(s) in the range in languages no model covers (shown, not scored)."
     )
-    for a in active.head(6).itertuples():
+    for a in alert_banner_order(active).head(MAX_BANNERS).itertuples():
         text = (f"**{a.severity.upper()}** · **{charts.series_name(a.key_type, a.key)}** — negative share "
                 f"{pct(a.share)} vs baseline {pct(a.baseline)} · statistic {num(a.statistic, '.1f')} · "
                 f"firing since {fmt_time(a.started_at)}")
@@ -154,13 +155,26 @@ def overview(p: Page) -> pd.DataFrame:
             st.error(text, icon=":material/crisis_alert:")
         else:
             st.warning(text, icon=":material/warning:")
+    if len(active) > MAX_BANNERS:
+        st.caption(f"… and {len(active) - MAX_BANNERS} more firing alert(s): see **Alerts** below.")
     return active
+
+
+def alert_banner_order(active: pd.DataFrame) -> pd.DataFrame:
+    """Critical first, the whole stream before its parts, then the newest onset."""
+    if active.empty:
+        return active
+    rank = {"all": 0, "topic": 1, "ticker": 2, "source": 3}
+    keyed = active.assign(_sev=(active["severity"] != "critical").astype(int),
+                          _kt=active["key_type"].map(rank).fillna(9))
+    return keyed.sort_values(["_sev", "_kt", "started_at"], ascending=[True, True, False]).drop(columns=["_sev", "_kt"])
 
 
 def topic_heat(p: Page) -> tuple[pd.DataFrame, list[str]]:
     """Every topic's binned rollup (topics are a bounded set) and the topics by volume."""
     w = p.win
-    heat = cached.series(p.url, p.engine, "topic", None, w.start, w.end, max(w.bin_s, bin_seconds(w.span, 96)))
+    heat = cached.series(p.url, p.engine, "topic", None, w.start, w.end,
+                         max(w.bin_s, bin_seconds(w.span, 96, bucket_s=w.bin_s)))
     ranked = heat.groupby("key")["n"].sum().sort_values(ascending=False).index.tolist() if not heat.empty else []
     return heat, ranked
 
@@ -366,7 +380,7 @@ def pipeline_section(p: Page) -> None:
 # --- page ----------------------------------------------------------------------------------
 
 
-def body(url: str, choice: str) -> None:
+def body(url: str, choice: str, bucket_s: int) -> None:
     path = cached.sqlite_path(url)
     if path is not None and not path.exists():
         empty_screen(url, f"The store file `{path}` does not exist yet.")
@@ -376,12 +390,12 @@ def body(url: str, choice: str) -> None:
         if not cached.has_schema(url, eng):
             empty_screen(url, "The store has no finsentry tables yet (the service creates them on start).")
             return
-        span = cached.data_span(url, eng)
+        span = cached.data_span(url, eng, bucket_s)
         if span is None:
             empty_screen(url, "The tables exist but hold no items.")
             return
         first, last = span
-        p = Page(url=url, engine=eng, win=window(choice, first, last), first=first)
+        p = Page(url=url, engine=eng, win=window(choice, first, last, bucket_s), first=first)
         st.title("finsentry · news sentiment")
         st.caption(f"Data as of **{fmt_time(last)}** (newest event time) · range {fmt_time(p.win.start)} → "
                    f"{fmt_time(p.win.end)}")
@@ -406,7 +420,7 @@ def main() -> None:
     settings = load_settings()
     url = settings.store_url
     choice, refresh = sidebar(settings.dashboard_refresh_s, url)
-    st.fragment(run_every=refresh if refresh > 0 else None)(body)(url, choice)
+    st.fragment(run_every=refresh if refresh > 0 else None)(body)(url, choice, settings.bucket_seconds)
 
 
 main()

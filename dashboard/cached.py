@@ -61,8 +61,8 @@ def has_schema(url: str, _engine: Engine) -> bool:
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
-def data_span(url: str, _engine: Engine) -> tuple[datetime, datetime] | None:
-    return q.data_span(_engine)
+def data_span(url: str, _engine: Engine, bucket_s: int = 60) -> tuple[datetime, datetime] | None:
+    return q.data_span(_engine, bucket_s)
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)

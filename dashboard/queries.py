@@ -84,7 +84,7 @@ def has_schema(db: Connectable) -> bool:
 
 
 @_translated
-def data_span(db: Connectable) -> tuple[datetime, datetime] | None:
+def data_span(db: Connectable, bucket_s: int = 60) -> tuple[datetime, datetime] | None:
     """(first, last) event time in the store, from the whole-stream rollup and the items index.
 
     ``last`` is the end of the newest bucket or the newest item, whichever is later; it is
@@ -103,7 +103,7 @@ def data_span(db: Connectable) -> tuple[datetime, datetime] | None:
     firsts = [utc(v) for v in (first_b, first_i) if v is not None]
     lasts = [utc(v) + timedelta(seconds=1) for v in (last_i,) if v is not None]
     if last_b is not None:
-        lasts.append(utc(last_b) + timedelta(minutes=1))
+        lasts.append(utc(last_b) + timedelta(seconds=bucket_s))
     if not firsts or not lasts:
         return None
     return min(firsts), max(lasts)

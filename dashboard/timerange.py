@@ -32,14 +32,14 @@ class Window:
         return self.end - self.start
 
 
-def bin_seconds(span: timedelta, max_bins: int = 240) -> int:
-    """Smallest "nice" bin width (>= the 1-minute rollup) that keeps the chart under ``max_bins``."""
-    need = span.total_seconds() / max_bins
-    return next((b for b in _NICE_BINS_S if b >= need), _NICE_BINS_S[-1])
+def bin_seconds(span: timedelta, max_bins: int = 240, bucket_s: int = 60) -> int:
+    """Smallest "nice" multiple of the rollup width ``bucket_s`` keeping the chart under ``max_bins``."""
+    need = max(span.total_seconds() / max_bins, bucket_s)
+    return next((b for b in _NICE_BINS_S if b >= need and b % bucket_s == 0), max(_NICE_BINS_S[-1], bucket_s))
 
 
-def window(choice: str, first: datetime, last: datetime) -> Window:
+def window(choice: str, first: datetime, last: datetime, bucket_s: int = 60) -> Window:
     """The [start, end) window for a range choice, ending at the newest data."""
     length = RANGES.get(choice, RANGES[DEFAULT_RANGE])
     start = first if length is None else last - length  # the chosen width even on a young store
-    return Window(start=start, end=last, bin_s=bin_seconds(last - start))
+    return Window(start=start, end=last, bin_s=bin_seconds(last - start, bucket_s=bucket_s))

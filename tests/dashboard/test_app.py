@@ -192,6 +192,34 @@ def test_pipeline_health_table(seeded_app: AppTest) -> None:
     assert len(df) == 2 and {"lag", "items_per_s", "model_version", "provider"} <= set(df.columns)
 
 
+def test_alert_banners_put_critical_and_whole_stream_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+
+    from dashboard.seed import seed_store
+    from monitor.store.schema import alerts
+
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    engine = create_engine(url)
+    seed_store(engine, n_items=3000, span=timedelta(days=1))
+    t = datetime(2023, 3, 13, 15, 50, tzinfo=timezone.utc)
+    with engine.begin() as conn:  # five more recent warnings on tickers
+        conn.execute(insert(alerts), [
+            {"id": f"ticker:T{i}:x", "key_type": "ticker", "key": f"T{i}", "severity": "warning",
+             "status": "firing", "started_at": t, "resolved_at": None, "fingerprint": f"f{i}",
+             "figures": {"negative_share": 0.5, "baseline_negative_share": 0.2, "z": 3.0, "window_items": 20.0},
+             "evidence": [], "created_at": t, "updated_at": t}
+            for i in range(5)
+        ])
+    engine.dispose()
+    at = _app(monkeypatch, url)
+    assert len(at.error) == 1 and "FRC" in at.error[0].value  # the critical one, although older
+    assert "All news" in at.warning[0].value  # whole stream before single tickers
+    assert len(at.error) + len(at.warning) == 5
+    assert any("and 2 more firing alert(s)" in c.value for c in at.caption)
+
+
 # --- empty and broken stores ---------------------------------------------------------------
 
 

@@ -193,6 +193,13 @@ def test_time_windows(choice: str, hours: int, bin_s: int) -> None:
     assert w.span / timedelta(seconds=w.bin_s) <= 240
 
 
+def test_bins_are_multiples_of_a_wider_rollup() -> None:
+    last = datetime(2023, 3, 13, 16, tzinfo=timezone.utc)
+    w = window("1 h", last - timedelta(days=1), last, bucket_s=300)
+    assert w.bin_s == 300
+    assert bin_seconds(timedelta(days=7), bucket_s=900) % 900 == 0
+
+
 def test_all_range_starts_at_the_first_data() -> None:
     last = datetime(2023, 3, 13, 16, tzinfo=timezone.utc)
     w = window("All", last - timedelta(days=45), last)
