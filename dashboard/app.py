@@ -17,7 +17,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import cached, charts
-from dashboard.formatting import fmt_time, heartbeat_note, num, pct
+from dashboard.formatting import age_text, fmt_time, heartbeat_note, num, pct
 from dashboard.queries import UNSCORED, delivery_summary, evidence_frame
 from dashboard.theme import LABEL_COLORS, LABELS, SEVERITY_COLORS, UNSCORED_COLOR
 from dashboard.timerange import DEFAULT_RANGE, RANGES, Window, bin_seconds, window
@@ -213,7 +213,8 @@ def trends(p: Page, active: pd.DataFrame, heat: pd.DataFrame, topic_opts: list[s
     if not all_series.empty:
         st.plotly_chart(charts.volume_chart(all_series, w.start, w.end), key="volume_chart",
                         config={"displaylogo": False})
-    st.caption(f"{w.bin_s // 60}-minute bins · shaded: spike episodes of the shown series · ▼ alert onset")
+    st.caption(f"{age_text(timedelta(seconds=w.bin_s))} bins · shaded: spike episodes of the shown series · "
+               "▼ alert onset")
 
     left, right = st.columns([3, 2])
     with left:
@@ -221,7 +222,7 @@ def trends(p: Page, active: pd.DataFrame, heat: pd.DataFrame, topic_opts: list[s
         if heat.empty:
             st.info("No topic-tagged items in this range.")
         else:
-            top = set(topic_opts[:20])
+            top = set(topic_opts[:20]) & set(heat["key"])
             st.plotly_chart(charts.topic_heatmap(heat[heat["key"].isin(top)]), key="topic_heatmap",
                             config={"displaylogo": False})
     with right:
@@ -401,7 +402,10 @@ def body(url: str, choice: str, bucket_s: int) -> None:
                    f"{fmt_time(p.win.end)}")
         active = overview(p)
         w = p.win
-        heat, topic_opts = topic_heat(p)
+        heat, ranked = topic_heat(p)
+        # Busiest topics of the range first, then every other known topic: a stable option list,
+        # so a selection survives a change of range.
+        topic_opts = ranked + [k for k in cached.keys_of(url, eng, "topic") if k not in set(ranked)]
         # Options list every known key (one index seek each); ranking them over a 7-day range
         # would cost a full aggregation just to order a drop-down.
         ticker_opts = cached.keys_of(url, eng, "ticker")

@@ -94,12 +94,20 @@ def test_compare_topics_and_tickers(seeded_app: AppTest) -> None:
         assert f'"{name}"' in spec
 
 
+def test_selections_survive_a_range_change(seeded_app: AppTest) -> None:
+    at = seeded_app
+    at.multiselect(key="topics").set_value(["Dividend", "IPO"]).run()
+    at.segmented_control(key="range").set_value("1 h").run()
+    assert not at.exception
+    assert at.multiselect(key="topics").value == ["Dividend", "IPO"]
+
+
 def test_time_range_selector_changes_the_window(seeded_app: AppTest) -> None:
     at = seeded_app
     at.segmented_control(key="range").set_value("1 h").run()
     assert not at.exception
     assert "range 2023-03-13 15:00 UTC → 2023-03-13 16:00 UTC" in at.caption[0].value
-    assert any(c.value.startswith("1-minute bins") for c in at.caption)
+    assert any(c.value.startswith("1 min bins") for c in at.caption)
     at.segmented_control(key="range").set_value("All").run()
     assert "range 2023-03-06 16:00 UTC" in at.caption[0].value
 
