@@ -117,6 +117,7 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Calla
             bootstrap=bootstrap, topics=tuple(settings.topic), group=settings.group,
             auto_offset_reset=settings.auto_offset_reset, session_timeout_ms=settings.session_timeout_ms,
             max_poll_records=settings.batch_max_records,
+            fetch_max_wait_ms=min(100, settings.batch_max_wait_ms),
         )
         service = IngestService(
             cfg, source_factory=partial(Source, ccfg), sink_factory=partial(Sink, bootstrap),

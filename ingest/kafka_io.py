@@ -54,6 +54,9 @@ class ConsumerConfig:
     auto_offset_reset: str = "earliest"
     session_timeout_ms: int = 6000
     max_poll_records: int = 256
+    # Tansu answers a fetch only when its max wait expires: kafka-python's default of 500 ms put
+    # p50/p99 delivery at 130/251 ms at 20 msg/s; 100 ms gives 34/50 ms (measured here).
+    fetch_max_wait_ms: int = 100
     client_id: str = "finsentry"
 
 
@@ -124,6 +127,7 @@ class Source:
                 session_timeout_ms=cfg.session_timeout_ms,
                 heartbeat_interval_ms=max(500, cfg.session_timeout_ms // 6),
                 max_poll_records=cfg.max_poll_records,
+                fetch_max_wait_ms=cfg.fetch_max_wait_ms,
                 partition_assignment_strategy=[RangePartitionAssignor],
                 reconnect_backoff_max_ms=2000,
             )
