@@ -211,3 +211,27 @@ def test_store_down_commits_nothing_unstored_then_recovers(pg_url, service):
         assert count_items(pg_url) == 600
     finally:
         proxy.stop()
+
+
+def test_without_bootstrap_starts_the_embedded_broker_and_stops_it(tmp_path, sqlite_url):
+    import os
+
+    svc = ServiceProc(tmp_path, "embedded", "", "news", "g", sqlite_url)
+    svc.args = [a for a in svc.args if a not in ("--bootstrap", "")]
+    svc.env = {k: v for k, v in svc.env.items() if k != "FINSENTRY_KAFKA_BOOTSTRAP"}
+    svc.start()
+    try:
+        ev = svc.wait_event("broker.embedded", 60)
+        assert ev["bootstrap"].startswith("127.0.0.1:")
+        svc.wait_event("service.consuming", 60)
+        broker_pid = svc.wait_event("broker.started", 5)["pid"]
+        produce(ev["bootstrap"], "news", valid(5, "emb"))
+        wait_until(lambda: count_items(sqlite_url) >= 5, 60, "items stored via the embedded broker")
+        svc.signal(signal.SIGTERM)
+        assert svc.wait(15) == 0
+        with pytest.raises(ProcessLookupError):  # the broker went down with the service
+            for _ in range(50):
+                os.kill(broker_pid, 0)
+                time.sleep(0.1)
+    finally:
+        svc.stop()
