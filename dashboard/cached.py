@@ -38,8 +38,11 @@ def safe_url(url: str) -> str:
 def engine(url: str) -> Engine:
     """One pooled engine per store URL; SQLite connections are read-only for the dashboard."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if make_url(url).get_backend_name() == "sqlite":
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": 5, "check_same_thread": False}
+    elif backend == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 5}  # an unreachable store: an error box, not a hang
     eng = create_engine(url, **kwargs)
     if eng.dialect.name == "sqlite":
 

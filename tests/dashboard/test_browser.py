@@ -58,7 +58,7 @@ def _add_consumer(url: str) -> None:
 
 
 def test_dashboard_in_chromium(seeded_url: str, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
     store = tmp_path / "live.db"  # a copy: this test writes to it
     shutil.copy(seeded_url.removeprefix("sqlite:///"), store)
