@@ -93,17 +93,14 @@ def rolling(
     width = timedelta(seconds=width_s)
     end = rows[0][0] + step
     last = rows[-1][0] + step
-    lo = 0
-    acc: list[Counts] = []
-    hi = 0
+    lo = hi = 0
     while end <= last:
         while hi < len(rows) and rows[hi][0] < end:
             hi += 1
         while lo < hi and rows[lo][0] < end - width:
             lo += 1
-        acc = [c for _, c in rows[lo:hi]]
         total = EMPTY
-        for c in acc:
+        for _, c in rows[lo:hi]:
             total = merge(total, c)
         out.append(WindowSummary(width_s, end - width, end, total))
         end += step

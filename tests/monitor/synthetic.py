@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from monitor.buckets import BucketTable, Counts, KeyId, contributions
+from monitor.buckets import BucketTable, Counts, KeyId
 from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
 from monitor.records import ScoredItem
 
@@ -108,5 +108,3 @@ def run_detector(
 def fired(evals: Iterable[Evaluation]) -> list[tuple[KeyId, datetime, str]]:
     return [(e.key, e.bucket_start, e.event.severity) for e in evals if e.event and e.event.status == "firing"]
 
-
-_ = contributions  # re-exported for tests that build bucket rows directly

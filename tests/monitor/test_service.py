@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
