@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, insert
 
+from dashboard.seed import seed_store
 from monitor.store.schema import pipeline_health
 
 CHROMIUM = "/usr/bin/chromium"
@@ -57,12 +58,15 @@ def _add_consumer(url: str) -> None:
     engine.dispose()
 
 
-def test_dashboard_in_chromium(seeded_url: str, tmp_path: Path) -> None:
+def test_dashboard_in_chromium(tmp_path: Path) -> None:
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
-    store = tmp_path / "live.db"  # a copy: this test writes to it
-    shutil.copy(seeded_url.removeprefix("sqlite:///"), store)
+    # Its own store (this test writes to it), as dense as a busy day so the screenshot is telling.
+    store = tmp_path / "live.db"
     url_store = f"sqlite:///{store}"
+    engine = create_engine(url_store)
+    seed_store(engine, n_items=30_000, span=timedelta(days=1))
+    engine.dispose()
     port = _free_port()
     finsentry = shutil.which("finsentry", path=str(Path(sys.executable).parent)) or "finsentry"
     proc = subprocess.Popen(
