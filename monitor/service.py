@@ -69,6 +69,7 @@ class MonitorService:
         self.detector = SpikeDetector(self.config)
         self.watermark = Watermark(settings.allowed_lateness_s)
         self.events: list[AlertEvent] = []  # every event this instance emitted (evaluation, tests)
+        self._unsent: list[Evaluation] = []  # alert state changes not yet recorded (store down)
         self._pending: dict[KeyId, datetime] = {}  # key -> newest bucket with untested data
         self._late_ids: set[str] = set()
         self._oldest_touched: datetime | None = None  # oldest bucket this instance added to since the last step
@@ -178,16 +179,15 @@ class MonitorService:
             return
         try:
             evals = self._evaluate(prev, closed_end)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StoreError) as exc:
             # Nothing advanced: the next batch tests the same closed buckets again.
             log.warning("monitor.evaluate_failed", error=type(exc).__name__)
             return
         self._pending = {k: b for k, b in self._pending.items() if b >= closed_end}
         self._oldest_touched = None
         self._update_gauges(evals)
-        events = [e for e in evals if e.event is not None]
-        if events:
-            self._emit(events)
+        self._unsent.extend(e for e in evals if e.event is not None)
+        self._flush()
         self.detector.prune()
 
     def _evaluate(self, prev: datetime | None, closed_end: datetime) -> list[Evaluation]:
@@ -250,6 +250,17 @@ class MonitorService:
                     except KeyError:
                         pass
 
+    def _flush(self) -> None:
+        """Record pending alert events; on a store failure keep them for the next call."""
+        if not self._unsent:
+            return
+        try:
+            self._emit(self._unsent)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("monitor.alert_record_failed", pending=len(self._unsent), error=type(exc).__name__)
+            return
+        self._unsent = []
+
     def _emit(self, evals: list[Evaluation]) -> None:
         events: list[AlertEvent] = []
         with self.store.engine.begin() as conn:
@@ -299,6 +310,7 @@ class MonitorService:
     # --- housekeeping -------------------------------------------------------------------------
     def tick(self, now: datetime) -> None:
         """Deliver due alert notifications (called periodically by the ingest loop)."""
+        self._flush()
         if self.notifier is not None:
             self.notifier.deliver_due(now)
 

@@ -151,3 +151,28 @@ def test_late_items_are_counted_not_applied_and_instances_add_up(sqlite_url: str
     assert (total.n_negative, total.n_neutral, total.n_positive) == (1, 1, 1)  # item 3 was late
     assert index[3600].n == 2 and index[300].n == 1 and index[300].negative_share == 1.0
     store.close()
+
+
+def test_store_outage_after_the_write_delays_but_does_not_lose_the_alert(sqlite_url: str, tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from sqlalchemy import create_engine
+
+    batches = by_minute(stream(ONSET + 8, per_minute=12, shape=burst, seed=23))
+    store, monitor, _ = make(sqlite_url)
+    for b in batches[: ONSET + 1]:
+        feed(store, monitor, b)
+    broken = SimpleNamespace(engine=create_engine(f"sqlite:///{tmp_path / 'missing' / 'x.db'}"))
+    monitor.store = broken  # type: ignore[assignment]  # reads after the write now fail
+    for b in batches[ONSET + 1 : ONSET + 4]:
+        assert store.write_batch(b, monitor.in_transaction)
+        monitor.after_write(b)  # must not raise
+    assert not [e for e in monitor.events if e.key_type == "all"]
+    monitor.store = store
+    for b in batches[ONSET + 4 :]:
+        feed(store, monitor, b)
+    firing = [e for e in monitor.events if e.status == "firing" and e.key_type == "all"]
+    assert firing and firing[0].started_at <= T0 + timedelta(minutes=ONSET + 2)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(alerts.c.id).where(alerts.c.id == firing[0].alert_id)).first()
+    store.close()
