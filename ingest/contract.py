@@ -11,7 +11,7 @@ becomes the ``finsentry-reason`` header of the dead-lettered record:
     missing_text   neither ``text`` nor ``headline``
     empty_text     text is empty after trimming
     text_too_long  text longer than ``max_chars`` characters (default 10,000)
-    wrong_type     a field has the wrong JSON type (detail names the field)
+    wrong_type     a field has the wrong JSON type or shape (detail names the field)
     bad_id         ``id`` empty or longer than 128 characters
     bad_timestamp  ``published_at`` is not an RFC 3339 date-time
 """
@@ -28,6 +28,8 @@ from finsentry.errors import InvalidMessage
 
 MAX_ID_CHARS = 128
 MAX_SOURCE_CHARS = 200
+MAX_TICKER_CHARS = 32
+MAX_TICKERS = 64
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
 
 
@@ -62,13 +64,18 @@ def parse_time(value: str) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+def _clean(v: str) -> str:
+    """NUL characters are dropped: PostgreSQL text cannot hold them (a poison pill otherwise)."""
+    return v.replace("\x00", "").strip()
+
+
 def _opt_str(obj: dict, name: str, max_len: int | None = None) -> str | None:
     v = obj.get(name)
     if v is None:
         return None
     if not isinstance(v, str):
         raise InvalidMessage("wrong_type", f"{name} must be a string, got {type(v).__name__}")
-    v = v.strip()
+    v = _clean(v)
     if max_len is not None:
         v = v[:max_len]
     return v or None
@@ -95,7 +102,7 @@ def decode(value: bytes | None, record_timestamp_ms: int | None = None, max_char
     text = obj[key]
     if not isinstance(text, str):
         raise InvalidMessage("wrong_type", f"{key} must be a string, got {type(text).__name__}")
-    text = text.strip()
+    text = _clean(text)
     if not text:
         raise InvalidMessage("empty_text", f"{key} is empty after trimming")
     if len(text) > max_chars:
@@ -111,7 +118,9 @@ def decode(value: bytes | None, record_timestamp_ms: int | None = None, max_char
     elif not isinstance(tickers_raw, list) or not all(isinstance(t, str) for t in tickers_raw):
         raise InvalidMessage("wrong_type", "tickers must be a list of strings")
     else:
-        tickers = tuple(dict.fromkeys(t.strip().upper().lstrip("$") for t in tickers_raw if t.strip()))
+        tickers = tuple(dict.fromkeys(_clean(t).upper().lstrip("$") for t in tickers_raw if _clean(t)))
+        if len(tickers) > MAX_TICKERS or any(len(t) > MAX_TICKER_CHARS for t in tickers):
+            raise InvalidMessage("wrong_type", f"tickers: at most {MAX_TICKERS}, each at most {MAX_TICKER_CHARS} characters")
 
     msg_id = obj.get("id")
     if msg_id is None:
@@ -119,7 +128,7 @@ def decode(value: bytes | None, record_timestamp_ms: int | None = None, max_char
     elif isinstance(msg_id, bool) or not isinstance(msg_id, str | int):
         raise InvalidMessage("wrong_type", f"id must be a string, got {type(msg_id).__name__}")
     else:
-        msg_id = str(msg_id).strip()
+        msg_id = _clean(str(msg_id))
         if not msg_id or len(msg_id) > MAX_ID_CHARS:
             raise InvalidMessage("bad_id", f"id must be 1..{MAX_ID_CHARS} characters")
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from finsentry.errors import BrokerError, StoreUnavailable
+from finsentry.errors import BrokerError, StoreError, StoreUnavailable
 from finsentry.logs import get_logger
 from ingest.kafka_io import Record, Sink, Source
 from ingest.languages import LanguageDetector, ModelRouter
-from ingest.records import dlq_headers, first_offsets, next_offsets, scored_item, scored_payload, triage
+from ingest.records import Rejected, dlq_headers, first_offsets, next_offsets, scored_item, scored_payload, triage
 from monitor.metrics import Metrics
 from monitor.records import ScoredItem
 from monitor.store import DeadLetter, Store
@@ -211,7 +211,7 @@ class IngestService:
         # Store first: a failure here means nothing is committed and the batch is re-read.
         t_store = time.perf_counter()
         try:
-            new_items = self.store.write_batch(items, self.monitor.in_transaction if self.monitor else None)
+            new_items, refused = self._write(items, valid, rejected)
             self.store.record_dead_letters(
                 [DeadLetter(r.record.topic, r.record.partition, r.record.offset, r.reason) for r in rejected])
         except StoreUnavailable as exc:
@@ -237,6 +237,8 @@ class IngestService:
                 self.sink.send(self.cfg.dlq_topic, rej.record.value, key=rej.record.key, headers=dlq_headers(rej))
             if self.cfg.output_topic:
                 for it in items:
+                    if it.id in refused:
+                        continue
                     self.sink.send(self.cfg.output_topic, scored_payload(it), key=it.id.encode())
             self.sink.flush()
         except BrokerError as exc:
@@ -294,6 +296,32 @@ class IngestService:
             self.sink = self._sink_factory()
         except BrokerError:
             self.sink = None  # retried on the next batch
+
+    def _write(self, items: list[ScoredItem], valid: list, rejected: list[Rejected]) -> tuple[list[ScoredItem], set[str]]:
+        """Write the batch; if the store refuses it (not an outage), isolate the bad items.
+
+        A refused item (e.g. a value the database cannot hold) becomes a dead letter with reason
+        ``store_rejected`` instead of blocking its partition forever. Outages propagate.
+        """
+        in_txn = self.monitor.in_transaction if self.monitor else None
+        try:
+            return self.store.write_batch(items, in_txn), set()
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.warning("store.batch_refused", error=str(exc)[:300], action="writing items one by one")
+        record_of = {msg.id: rec for rec, msg in reversed(valid)}
+        new: list[ScoredItem] = []
+        refused: set[str] = set()
+        for it in items:
+            try:
+                new += self.store.write_batch([it], in_txn)
+            except StoreUnavailable:
+                raise
+            except StoreError as exc:
+                refused.add(it.id)
+                rejected.append(Rejected(record_of[it.id], "store_rejected", str(exc)[:300]))
+        return new, refused
 
     def _rewind(self, records: list[Record]) -> None:
         assert self.source is not None

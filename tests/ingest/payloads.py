@@ -31,6 +31,8 @@ def malformed(n: int = 240, seed: int = 7) -> list[tuple[bytes | None, str]]:
         lambda i: (json.dumps({"text": f"ok {i}", "tickers": "AAPL"}).encode(), "wrong_type"),
         lambda i: (json.dumps({"text": f"ok {i}", "tickers": [1, 2]}).encode(), "wrong_type"),
         lambda i: (json.dumps({"text": f"ok {i}", "source": 5}).encode(), "wrong_type"),
+        lambda i: (json.dumps({"text": f"ok {i}", "tickers": ["X" * 33]}).encode(), "wrong_type"),
+        lambda i: (json.dumps({"text": "\u0000\u0000 "}).encode(), "empty_text"),
         lambda i: (json.dumps({"text": f"ok {i}", "id": {"a": 1}}).encode(), "wrong_type"),
         lambda i: (json.dumps({"text": f"ok {i}", "published_at": 1678450000}).encode(), "wrong_type"),
         lambda i: (json.dumps({"text": f"ok {i}", "id": ""}).encode(), "bad_id"),
@@ -71,5 +73,7 @@ def valid(n: int, prefix: str = "v", seed: int = 11) -> list[dict]:
             msg["tickers"] = ["SIVB"]
         if i % 5 == 0:
             msg["lang"] = "en"
+        if i % 7 == 0:
+            msg["text"] += " \u0000"  # NUL: dropped (PostgreSQL text cannot hold it)
         out.append(msg)
     return out
