@@ -126,6 +126,8 @@ class EvalReport:
     # Alerts from this long before the shock on count as early detection, not as calm-day noise
     # (SVB's trouble was public the evening before; COVID selling began on the Friday before).
     lead: timedelta = timedelta(days=1)
+    model_version: str | None = None
+    detector: dict[str, Any] = field(default_factory=dict)  # the parameters the replay ran with
 
     def _delay_h(self, events: Sequence[AlertEvent]) -> float | None:
         if self.shock_at is None:
@@ -157,6 +159,8 @@ class EvalReport:
             "calm_days_with_alerts": len(calm_days),
             "calm_days": calm_span,
             "alerts_per_calm_day": round(len(before) / calm_span, 3),
+            "model_version": self.model_version,
+            "detector": self.detector,
         }
 
     def table(self) -> list[dict[str, Any]]:
@@ -259,6 +263,9 @@ def replay_scored(
         shock_note=shock_note,
         alerts=list(firsts.values()),
         lead=lead,
+        model_version=next((it.model_version for it in scored if it.model_version), None),
+        detector={k: v for k, v in settings.model_dump().items() if k.startswith("detector_")}
+        | {"bucket_seconds": settings.bucket_seconds, "syndication_window_s": settings.syndication_window_s},
     )
 
 
@@ -280,6 +287,8 @@ def render_markdown(report: EvalReport) -> str:
         f"- detection delay after the shock: any key {s['delay_any_key_h']} h, whole stream {s['delay_all_stream_h']} h",
         f"- before the shock: {s['alerts_before_shock']} alerts on {s['calm_days_with_alerts']} of "
         f"{s['calm_days']} calm days ({s['alerts_per_calm_day']} per calm day)",
+        f"- model {s['model_version']}; detector z_on {s['detector'].get('detector_z_on')}, "
+        f"min_items {s['detector'].get('detector_min_items')}, window_max_s {s['detector'].get('detector_window_max_s')}",
         "",
         "| onset (UTC) | key | severity | neg. share | baseline | n | z | phase | top headline |",
         "|---|---|---|---|---|---|---|---|---|",
