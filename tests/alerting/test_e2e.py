@@ -129,6 +129,7 @@ def test_spike_through_kafka_service_prometheus_alertmanager(tmp_path: Path, tan
         svc = subprocess.Popen([sys.executable, "-m", "finsentry", "run"], env=env, cwd=tmp_path,
                                stdout=log, stderr=subprocess.STDOUT)
     try:
+        t_produce = time.monotonic()
         sink = Sink(tansu.bootstrap)
         for msg in _stream(datetime.now(UTC)):
             sink.send(topic, json.dumps(msg).encode())
@@ -148,6 +149,7 @@ def test_spike_through_kafka_service_prometheus_alertmanager(tmp_path: Path, tan
         assert evidence and evidence[0]["id"].startswith("neg-")  # the most negative headline first
         pushed_keys = {(a["labels"]["key_type"], a["labels"]["key"]) for a, _ in direct}
         t_direct = time.monotonic()
+        print(f"service start + produce -> signed direct webhook: {t_direct - t_produce:.1f} s")
 
         # 2. Prometheus scraped the service, the shipped rule fired (for: 30s), Alertmanager delivered.
         _wait(lambda: _spikes(rx, "/am"), 60, svc)
