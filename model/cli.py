@@ -1,9 +1,100 @@
-"""CLI commands of this package (registered on the root `finsentry` app)."""
+"""`finsentry model ...` commands. Heavy imports happen inside each command."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+model_app = typer.Typer(help="Train, export, evaluate and benchmark the classifier.", no_args_is_help=True)
+
+
+@model_app.command("train")
+def train_cmd(
+    out: Path = typer.Option(Path("artifacts/train"), help="Checkpoint directory."),
+    base: Optional[str] = typer.Option(None, help="Base encoder: HF model dir or hub id (default: packaged all-MiniLM-L6-v2)."),
+    epochs: float = typer.Option(3.0, help="Epochs over the combined training data."),
+    batch_size: int = typer.Option(32),
+    lr: float = typer.Option(8e-5, help="Encoder learning rate (heads: --head-lr)."),
+    head_lr: float = typer.Option(1e-3),
+    max_length: int = typer.Option(96, help="Token limit during training (and of the exported model)."),
+    max_minutes: float = typer.Option(50.0, help="Wall-clock budget; stops after an evaluation when exceeded (0 = none)."),
+    patience: int = typer.Option(3, help="Early stopping: evaluations without improvement."),
+    seed: int = typer.Option(13),
+    threads: int = typer.Option(2, help="torch intra-op threads."),
+    limit: int = typer.Option(0, help="Use only the first N rows of each split file (smoke runs)."),
+) -> None:
+    """Fine-tune one shared encoder with a sentiment head and a topic head."""
+    from model.train import TrainConfig, train
+
+    cfg = TrainConfig(out=str(out), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+                      max_length=max_length, max_minutes=max_minutes, patience=patience, seed=seed,
+                      threads=threads, limit=limit)
+    if base:
+        cfg.base = base
+    report = train(cfg)
+    typer.echo(json.dumps({k: {m: round(v[m], 4) for m in ("accuracy", "macro_f1")} for k, v in report["test"].items()}))
+
+
+@model_app.command("export")
+def export_cmd(
+    checkpoint: Path = typer.Option(Path("artifacts/train"), help="Checkpoint from `model train`."),
+    out: Path = typer.Option(Path("model/shipped"), help="Where the shipped files go (fp16 ONNX, tokenizer, card)."),
+    work: Optional[Path] = typer.Option(None, help="Scratch dir for fp32/int8 graphs (default CHECKPOINT/onnx)."),
+    skip_test_metrics: bool = typer.Option(False, help="Do not evaluate the test splits for the card."),
+) -> None:
+    """Export to ONNX, optimise, make fp16 + int8, validate against PyTorch, write card.json."""
+    from model.export import export
+
+    card = export(checkpoint, out, work, evaluate_test=not skip_test_metrics)
+    typer.echo(json.dumps({"version": card["version"], "sizes_mb": card["sizes_mb"],
+                           "int8_accuracy_drop_points": card.get("int8_accuracy_drop_points")}))
+
+
+@model_app.command("eval")
+def eval_cmd(
+    input: Path = typer.Option(..., "--input", exists=True, dir_okay=False, help="CSV file with a header."),
+    text_col: str = typer.Option("text"),
+    label_col: str = typer.Option("label"),
+    task: str = typer.Option("sentiment", help="sentiment | topic"),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: shipped)."),
+    provider: str = typer.Option("auto", help="auto | cuda | cpu"),
+    variant: Optional[str] = typer.Option(None, help="int8 | fp16 (default: by provider)."),
+) -> None:
+    """Per-class metrics of the engine on a labelled CSV; last line is one JSON object."""
+    from model.engine import load_classifier
+    from model.evaluate import evaluate_file
+
+    clf = load_classifier(model, provider=provider, variant=variant)
+    rep = evaluate_file(clf, input, text_col=text_col, label_col=label_col, task=task)
+    typer.echo(f"{'class':<30} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}")
+    for lab, m in rep["per_class"].items():
+        if m["support"]:
+            typer.echo(f"{lab:<30} {m['precision']:9.4f} {m['recall']:9.4f} {m['f1']:9.4f} {m['support']:8d}")
+    for reason, count in rep["skipped"].items():
+        typer.echo(f"skipped {count} row(s): {reason} (first lines: {rep['skipped_lines'][reason]})")
+    summary = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "n": rep["n"],
+               "skipped": sum(rep["skipped"].values()), "task": task, "model_version": clf.version,
+               "provider": clf.provider, "variant": clf.variant}
+    typer.echo(json.dumps(summary))
+
+
+@model_app.command("bench")
+def bench_cmd(
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: shipped)."),
+    checkpoint: Path = typer.Option(Path("artifacts/train"), help="Fine-tuned checkpoint for the baseline, if present."),
+    threads: int = typer.Option(2, help="Threads for both engine and baseline."),
+) -> None:
+    """Engine vs a transformers pipeline (fp32, batch 32) on the same texts; last line is JSON."""
+    from model.bench import format_table, run_bench
+
+    res = run_bench(model_path=model, checkpoint=checkpoint, threads=threads)
+    typer.echo(format_table(res))
+    typer.echo(json.dumps(res))
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
+    app.add_typer(model_app, name="model")
