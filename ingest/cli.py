@@ -80,6 +80,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"alerts         {st['alerts']} ({st['alerts_firing']} firing)")
             typer.echo(f"last item      {st['last_published_at'] or '-'} (ingested {st['last_ingested_at'] or '-'})")
             typer.echo(f"consumers      {st['consumers']}")
+            return
         typer.echo(json.dumps(st, sort_keys=True))
 
     @app.command("broker")
