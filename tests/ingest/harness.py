@@ -34,10 +34,10 @@ class ServiceProc:
     """One `finsentry run` process with JSON logs captured to a file."""
 
     def __init__(self, tmp: Path, name: str, bootstrap: str, topic: str, group: str, store_url: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, metrics_port: int = 0) -> None:
         self.log_path = tmp / f"{name}.log"
         self.args = [sys.executable, "-m", "finsentry", "run", "--bootstrap", bootstrap, "--topic", topic,
-                     "--group", group, "--store", store_url, "--metrics-port", "0"]
+                     "--group", group, "--store", store_url, "--metrics-port", str(metrics_port)]
         self.env = {**os.environ, "FINSENTRY_LOG_FORMAT": "json", "FINSENTRY_SESSION_TIMEOUT_MS": "6000",
                     "FINSENTRY_DLQ_TOPIC": f"{topic}.dlq", "FINSENTRY_OUTPUT_TOPIC": f"{topic}.scored",
                     "FINSENTRY_BATCH_MAX_RECORDS": "128", **(env or {})}

@@ -35,8 +35,8 @@ def service(tmp_path, tansu, make_topic, unique_name):
     group = unique_name("g")
     procs: list[ServiceProc] = []
 
-    def start(store_url: str, name: str = "svc", grp: str | None = None, env=None) -> ServiceProc:
-        p = ServiceProc(tmp_path, name, tansu.bootstrap, topic, grp or group, store_url, env).start()
+    def start(store_url: str, name: str = "svc", grp: str | None = None, env=None, metrics_port: int = 0) -> ServiceProc:
+        p = ServiceProc(tmp_path, name, tansu.bootstrap, topic, grp or group, store_url, env, metrics_port).start()
         procs.append(p)
         return p
 
@@ -52,7 +52,7 @@ def status_json(store_url: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_produce_classify_store_end_to_end(store_url, service):
+def test_produce_classify_store_end_to_end(store_url, service, free_port):
     msgs = valid(40, "e2e")
     msgs += [
         {"id": "neg", "text": "Silicon Valley Bank collapses as depositors pull billions; shares plunge 60%",
@@ -65,7 +65,7 @@ def test_produce_classify_store_end_to_end(store_url, service):
         {"headline": "Fed raises rates by 25 basis points", "source": "FT"},  # no id, no time
     ]
     produce(service.bootstrap, service.topic, msgs)
-    svc = service(store_url)
+    svc = service(store_url, metrics_port=free_port)
     wait_until(lambda: count_items(store_url) >= len(msgs), 90, "all items stored")
     got = {r["id"]: r for r in rows(store_url, "select * from items")}
     assert len(got) == len(msgs)
@@ -87,6 +87,24 @@ def test_produce_classify_store_end_to_end(store_url, service):
     scored = consume_all(service.bootstrap, f"{service.topic}.scored", len(msgs))
     assert {json.loads(r.value)["id"] for r in scored} == set(got)
     assert svc.alive()
+    # Pipeline metrics on /metrics.
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def sample(name: str, **labels: str) -> float | None:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{free_port}/metrics", timeout=5).read().decode()
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                    return s.value
+        return None
+
+    assert sample("finsentry_consumed_records_total", topic=service.topic) == len(msgs)
+    assert sample("finsentry_processed_items_total") == len(msgs)
+    assert sample("finsentry_unscored_items_total", lang="pl") == 1
+    wait_until(lambda: sample("finsentry_consumer_lag_records", topic=service.topic, partition="0") == 0, 15,
+               "lag gauge from the fetch high watermark")
     st = status_json(store_url)
     assert st["items"] == len(msgs) and st["dead_lettered"] == 0 and st["by_label"]["unscored"] == 1
 
