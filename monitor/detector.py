@@ -14,7 +14,8 @@ bucket counts, never the wall clock, so replaying a stream gives the same alerts
   (robust to earlier spikes, unbiased for sparse keys) and ``tau`` the Pearson
   over-dispersion of those blocks, at least ``noise_floor``. With fewer than
   ``min_blocks`` blocks the key borrows the whole-stream baseline, shrunk towards its own
-  pooled history: ``p0 = (k_h + m p_all) / (n_h + m)`` with ``m = PRIOR_ITEMS``.
+  pooled history older than ``window_max`` (a new name's first items are the story itself):
+  ``p0 = (k_h + m p_all) / (n_h + m)`` with ``m = PRIOR_ITEMS``.
 * **Score.** ``z = sign(p - p0) sqrt(D) / sqrt(phi)``: ``D`` the binomial deviance of ``k``
   negatives in ``n`` items against ``p0`` (signed-root likelihood ratio: close to normal in
   the tail, unlike the Wald z) and ``phi = 1 + n tau^2 / (p0 (1 - p0))`` the over-dispersion.
@@ -226,18 +227,24 @@ class KeyHistory:
             score += c.score_sum
         return Counts(neg, neu, pos, dup, score)
 
-    def block_shares(self, before: datetime, cfg: DetectorConfig) -> tuple[list[float], list[int], Counts]:
-        """Shares and sizes of whole blocks ending at or before ``before`` within the baseline."""
+    def block_shares(
+        self, before: datetime, cfg: DetectorConfig
+    ) -> tuple[list[float], list[int], Counts, int]:
+        """Shares and sizes of qualifying whole blocks before ``before`` within the baseline,
+        and the pooled counts of the blocks older than ``before - window_max`` (the key's
+        settled history, for the prior of young keys)."""
         last = self._block(before) - 1  # the block holding ``before`` overlaps the window
         first = last - cfg.baseline_s // cfg.block_s + 1
         shares: list[float] = []
         sizes: list[int] = []
         pooled = EMPTY
+        settled = self._block(before - timedelta(seconds=cfg.window_max_s))
         for j in range(first, last + 1):
             c = self.blocks.get(j)
             if c is None or c.total == 0:
                 continue
-            pooled = merge(pooled, c)
+            if j < settled:
+                pooled = merge(pooled, c)
             if c.total >= cfg.block_min_items:
                 shares.append(c.negative_share)
                 sizes.append(c.total)
@@ -422,6 +429,8 @@ class SpikeDetector:
         elif key != ALL:
             prior = self.baseline(ALL, window_start)
             if prior is not None:
+                # Only history older than window_max is the key's usual tone: a new name's
+                # first items are usually the story itself (SVB, 9-10 March 2023).
                 share = (pooled.n_negative + PRIOR_ITEMS * prior.share) / (pooled.total + PRIOR_ITEMS)
                 result = Baseline(share, max(prior.noise, cfg.noise_floor), len(shares), "prior")
         if len(hist.baseline_cache) > 64:
