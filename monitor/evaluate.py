@@ -295,8 +295,9 @@ def render_markdown(report: EvalReport) -> str:
     ]
     for r in report.table():
         headline = r["top_headline"].replace("|", "/")
+        key = r["key"].replace("|", "\\|")
         lines.append(
-            f"| {r['onset']} | {r['key']} | {r['severity']} | {r['share']} | {r['baseline']} | {r['n']} "
+            f"| {r['onset']} | {key} | {r['severity']} | {r['share']} | {r['baseline']} | {r['n']} "
             f"| {r['z']} | {r['phase']} | {headline} |"
         )
     return "\n".join(lines)
