@@ -16,7 +16,7 @@ from finsentry.errors import BrokerError, StoreUnavailable
 from finsentry.logs import configure, get_logger
 from finsentry.settings import Settings
 from ingest.broker import EmbeddedBroker
-from ingest.kafka_io import ConsumerConfig, Sink, Source, ensure_topics
+from ingest.kafka_io import FETCH_MAX_WAIT_MS, ConsumerConfig, Sink, Source, ensure_topics
 from ingest.languages import LanguageDetector, ModelRouter
 from ingest.service import IngestService, LoopConfig, Monitor
 from monitor.metrics import Metrics
@@ -117,7 +117,7 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Calla
             bootstrap=bootstrap, topics=tuple(settings.topic), group=settings.group,
             auto_offset_reset=settings.auto_offset_reset, session_timeout_ms=settings.session_timeout_ms,
             max_poll_records=settings.batch_max_records,
-            fetch_max_wait_ms=min(100, settings.batch_max_wait_ms),
+            fetch_max_wait_ms=min(FETCH_MAX_WAIT_MS, settings.batch_max_wait_ms),
         )
         service = IngestService(
             cfg, source_factory=partial(Source, ccfg), sink_factory=partial(Sink, bootstrap),

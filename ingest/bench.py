@@ -57,7 +57,8 @@ class _ScoredWatcher(threading.Thread):
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__(daemon=True)
-        self.src = Source(ConsumerConfig(bootstrap, (topic,), f"bench-watch-{time.monotonic_ns()}"))
+        self.src = Source(ConsumerConfig(bootstrap, (topic,), f"bench-watch-{time.monotonic_ns()}",
+                                         fetch_max_wait_ms=5))
         self.seen: dict[str, float] = {}
         self.stop = threading.Event()
         self.ready = threading.Event()
