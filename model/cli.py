@@ -25,13 +25,17 @@ def train_cmd(
     seed: int = typer.Option(13),
     threads: int = typer.Option(2, help="torch intra-op threads."),
     limit: int = typer.Option(0, help="Use only the first N rows of each split file (smoke runs)."),
+    resume: Optional[Path] = typer.Option(None, help="Continue from this checkpoint (e.g. a low-LR second phase)."),
+    warmup: float = typer.Option(0.06, help="Warm-up share of the steps."),
+    evals_per_epoch: int = typer.Option(2),
 ) -> None:
     """Fine-tune one shared encoder with a sentiment head and a topic head."""
     from model.train import TrainConfig, train
 
     cfg = TrainConfig(out=str(out), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
                       max_length=max_length, max_minutes=max_minutes, patience=patience, seed=seed,
-                      threads=threads, limit=limit)
+                      threads=threads, limit=limit, resume=str(resume or ""), warmup=warmup,
+                      evals_per_epoch=evals_per_epoch)
     if base:
         cfg.base = base
     report = train(cfg)

@@ -98,7 +98,7 @@ def _file_sha(path: Path) -> str:
 
 
 def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_test: bool = True,
-           splits_dir: Path = SPLITS_DIR, n_validate: int = 600) -> dict:
+           splits_dir: Path = SPLITS_DIR, n_validate: int = 600, tolerance: dict | None = None) -> dict:
     """Export, optimise, convert, validate (raises ExportValidationError) and write the model card."""
     from model.engine import load_classifier
     from model.evaluate import evaluate_file
@@ -125,7 +125,7 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
             validation[name] = _compare(ref, _ort_probs(path, tok, texts, max_length))
         except Exception as exc:  # noqa: BLE001 - ORT raises its own types; report and fail loudly
             raise ExportValidationError(f"{name} model does not run on the CPU provider: {exc}") from exc
-        tol = TOLERANCE[name]
+        tol = {**TOLERANCE, **(tolerance or {})}[name]
         v = validation[name]
         log.info("export.validated", variant=name, **{k: round(x, 5) for k, x in v.items()})
         if v["agreement"] < tol["agreement"] or v["max_prob_diff"] > tol["max_prob_diff"]:
@@ -153,7 +153,7 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
         "sizes_mb": {n: round(p.stat().st_size / 2**20, 1) for n, p in (("fp32", fp32), ("fp16", fp16), ("int8", int8))},
         "fused_operators": fused,
         "validation_vs_pytorch": validation,
-        "tolerance": TOLERANCE,
+        "tolerance": {**TOLERANCE, **(tolerance or {})},
         "data": training.get("data") or {p.name: sha256(p) for p in sorted(Path(splits_dir).glob("*.csv"))},
         "training": {k: training.get(k) for k in ("stop_reason", "best_step", "minutes", "config")},
         "metrics": {"pytorch_fp32": {k: {m: v[m] for m in ("accuracy", "macro_f1", "n")}

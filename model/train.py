@@ -56,6 +56,7 @@ class TrainConfig:
     seed: int = 13
     threads: int = 2
     limit: int = 0  # >0: use only the first N examples of each train/val file (smoke runs)
+    resume: str = ""  # a checkpoint dir to continue from (encoder + heads), e.g. a second, lower-LR phase
     splits_dir: str = str(SPLITS_DIR)
 
 
@@ -175,8 +176,12 @@ def train(cfg: TrainConfig) -> dict:
     out = Path(cfg.out)
     started = time.time()
     try:
-        tok = AutoTokenizer.from_pretrained(cfg.base)
-        net = MultiTaskClassifier.from_base(cfg.base, len(SENTIMENT_LABELS), len(TOPIC_LABELS))
+        if cfg.resume:
+            net, tok, _ = load_checkpoint(Path(cfg.resume))
+            cfg.base = json.loads((Path(cfg.resume) / "meta.json").read_text())["base"]
+        else:
+            tok = AutoTokenizer.from_pretrained(cfg.base)
+            net = MultiTaskClassifier.from_base(cfg.base, len(SENTIMENT_LABELS), len(TOPIC_LABELS))
     except OSError as exc:
         raise ModelError(f"cannot load base model {cfg.base!r}: {exc}") from exc
     train_ex, val, test = _data(cfg)
@@ -204,6 +209,10 @@ def train(cfg: TrainConfig) -> dict:
     log.info("train.start", base=cfg.base, examples=len(rows), steps=total, eval_every=eval_every)
     history, best, bad, step, loss_sum = [], -1.0, 0, 0, 0.0
     stop_reason = "epochs"
+    if cfg.resume:  # the resumed model is the score to beat, and the fallback checkpoint
+        best = _selection(evaluate(net, tok, val, cfg.max_length))
+        history.append({"step": 0, "selection": best, "resumed_from": cfg.resume})
+        save_checkpoint(net, tok, out, {**meta, "step": 0, "resumed_from": cfg.resume})
     bar = tqdm(total=total, desc="train", unit="step", mininterval=10)
     while step < total and stop_reason == "epochs":
         for batch in _batches(rows, tok, cfg.batch_size, rng, cfg.max_length):
