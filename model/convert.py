@@ -6,6 +6,7 @@ The shipped model is the fp16 graph; the CPU int8 model is derived from it with 
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -50,10 +51,16 @@ def quantize_int8(src: Path, dst: Path) -> None:
     """Dynamic int8 quantization (weights int8, activations quantized at run time) for the CPU path."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False,
-        op_types_to_quantize=["MatMul", "Attention", "Gemm"],
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # the quantizer logs one INFO line per tensor on the root logger
+    try:
+        quantize_dynamic(
+            str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False,
+            op_types_to_quantize=["MatMul", "Attention", "Gemm"],
+        )
+    finally:
+        root.setLevel(level)
 
 
 def derive_int8(fp16_path: Path, dst: Path) -> Path:
