@@ -176,3 +176,18 @@ def test_store_outage_after_the_write_delays_but_does_not_lose_the_alert(sqlite_
     with store.engine.connect() as conn:
         assert conn.execute(select(alerts.c.id).where(alerts.c.id == firing[0].alert_id)).first()
     store.close()
+
+
+def test_a_future_dated_item_cannot_close_every_bucket(sqlite_url: str) -> None:
+    store, monitor, metrics = make(sqlite_url)
+    now = T0 + timedelta(hours=1)
+    typo = item(1, now + timedelta(days=365), "negative", "Banks", "w", [])  # a year ahead: a bad timestamp
+    typo.ingested_at = now
+    feed(store, monitor, [typo])
+    assert monitor.watermark.value <= now + timedelta(minutes=5)
+    on_time = item(2, now - timedelta(minutes=30), "neutral", "Banks", "w", [])
+    feed(store, monitor, [on_time])  # still inside the allowed lateness: applied, not late
+    assert metrics.registry.get_sample_value("finsentry_late_items_total") == 0
+    with store.engine.connect() as conn:
+        assert rollup.read_series(conn, ("all", "*"), T0, now)[0][1].n_neutral == 1
+    store.close()
