@@ -180,8 +180,10 @@ def render_table(table_rows: list[dict[str, Any]]) -> str:
 
 
 def machine() -> dict[str, Any]:
+    """Where the figures come from; the load average says how busy the machine was (shared CPUs)."""
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "processor": platform.processor() or platform.machine()}
+            "processor": platform.processor() or platform.machine(),
+            "loadavg_1m": round(os.getloadavg()[0], 2)}
 
 
 def bench_command(
@@ -194,13 +196,17 @@ def bench_command(
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         raise typer.BadParameter(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+    before = machine()
     sections: dict[str, dict[str, Any]] = {}
     for name in names:
         typer.echo(f"bench: {name} — {SECTIONS[name][2]} ...", err=True)
         sections[name] = run_section(name, section_timeout_s)
         typer.echo(f"bench: {name} {sections[name]['status']}", err=True)
     table_rows = [r for r in rows(sections) if r["section"] in sections]
-    report = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+    after = machine()
+    start = before.pop("loadavg_1m")
+    host = {**before, "loadavg_1m_start": start, "loadavg_1m_end": after["loadavg_1m"]}
+    report = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": host,
               "sections": sections, "rows": table_rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -208,7 +214,8 @@ def bench_command(
     for name, sec in sections.items():
         if sec["status"] != "ok":
             typer.echo(f"{name}: {sec['status']} — {sec.get('reason', '')}".splitlines()[0][:300])
-    typer.echo(f"results: {out}")
+    typer.echo(f"load average (1 min) {host['loadavg_1m_start']} -> {host['loadavg_1m_end']} on {host['cpus']} CPUs; "
+               f"results: {out}")
 
 
 if __name__ == "__main__":

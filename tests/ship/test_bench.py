@@ -127,6 +127,7 @@ def test_bench_command_prints_one_table_and_writes_json(tmp_path: Path, monkeypa
     assert "render_p95_s" not in rows  # sections not run are left out of the table
     assert "page render" not in result.output
     assert report["machine"]["cpus"] == os.cpu_count()
+    assert {"loadavg_1m_start", "loadavg_1m_end"} <= set(report["machine"]) and "loadavg_1m" not in report["machine"]
 
 
 def test_bench_command_rejects_unknown_sections() -> None:
