@@ -38,7 +38,13 @@ def evaluate(
     if shock:
         shock_at = datetime.fromisoformat(shock)
         shock_at = shock_at.replace(tzinfo=UTC) if shock_at.tzinfo is None else shock_at
-    report = replay(stream, settings, store_url=store, shock=shock_at)
+    from finsentry.errors import FinsentryError
+
+    try:
+        report = replay(stream, settings, store_url=store, shock=shock_at)
+    except FinsentryError as exc:
+        typer.echo(f"evaluate failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(render_markdown(report))
     summary = report.summary()
     if json_out:
