@@ -14,7 +14,7 @@ from pathlib import Path
 from finsentry.logs import configure, get_logger
 from finsentry.settings import Settings
 from ingest.app import build, install_signal_handlers
-from ingest.broker import EmbeddedBroker, free_port
+from ingest.broker import EmbeddedBroker
 from ingest.kafka_io import Sink
 from ingest.produce import BUNDLED, produce, read_rows
 
@@ -104,4 +104,4 @@ def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0,
     return 0
 
 
-__all__ = ["run_demo", "stream_path", "free_port"]
+__all__ = ["run_demo", "stream_path"]
