@@ -8,6 +8,7 @@ Swapping in a librdkafka-based client means re-implementing this module only: ``
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,12 +67,30 @@ def _translate(exc: Exception, what: str) -> BrokerError:
     return BrokerError(f"{what}: {type(exc).__name__}: {exc}")
 
 
+def check_reachable(bootstrap: str, timeout_s: float = 2.0) -> None:
+    """Raise BrokerError unless some bootstrap server accepts a TCP connection.
+
+    kafka-python's clients block silently while no broker answers; this makes the outage visible
+    (and lets the caller log it once and back off).
+    """
+    errors = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s):
+                return
+        except (OSError, ValueError) as exc:
+            errors.append(f"{server.strip()}: {exc}")
+    raise BrokerError(f"no Kafka broker reachable ({'; '.join(errors)})")
+
+
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 4, timeout_s: float = 15.0) -> None:
     """Create ``topics`` if missing (the embedded broker never auto-creates them)."""
     wanted = [t for t in dict.fromkeys(topics) if t]
     if not wanted:
         return
     _quiet_client_logs()
+    check_reachable(bootstrap)
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsentry-admin",
                                  request_timeout_ms=int(timeout_s * 1000))

@@ -253,3 +253,26 @@ def test_without_bootstrap_starts_the_embedded_broker_and_stops_it(tmp_path, sql
                 time.sleep(0.1)
     finally:
         svc.stop()
+
+
+def test_broker_unreachable_at_start_is_retried_and_reported_once(tmp_path, sqlite_url, free_port):
+    from ingest.broker import EmbeddedBroker
+    from ingest.kafka_io import ensure_topics
+
+    svc = ServiceProc(tmp_path, "late", f"127.0.0.1:{free_port}", "news", "g", sqlite_url).start()
+    broker = None
+    try:
+        svc.wait_event("kafka.unreachable", 60)
+        time.sleep(2)
+        assert svc.alive()
+        broker = EmbeddedBroker(port=free_port).start()
+        svc.wait_event("kafka.reachable", 60)
+        svc.wait_event("service.consuming", 60)
+        assert [e["event"] for e in svc.events()].count("kafka.unreachable") == 1
+        ensure_topics(broker.bootstrap, ["news"])
+        produce(broker.bootstrap, "news", valid(5, "late"))
+        wait_until(lambda: count_items(sqlite_url) >= 5, 60, "items stored once the broker is up")
+    finally:
+        svc.stop()
+        if broker is not None:
+            broker.stop()
