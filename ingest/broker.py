@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +38,18 @@ def _port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the broker gets SIGTERM when the process that started it dies (even by kill -9),
+    so a crashed service or test run never leaves an orphaned broker behind. (The signal follows
+    the *thread* that started it: start the broker from a long-lived thread.)"""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def broker_binary() -> str:
@@ -72,8 +85,10 @@ class EmbeddedBroker:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         try:
+            # Own session: a Ctrl-C in the terminal reaches the service, which stops the broker last.
             self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                          start_new_session=True)
+                                          start_new_session=True,
+                                          preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         except OSError as exc:
             raise BrokerError(f"cannot start embedded broker: {exc}") from exc
         deadline = time.monotonic() + timeout_s
