@@ -53,7 +53,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
 
     root = logging.getLogger()
     level = root.level
-    root.setLevel(logging.WARNING)  # the quantizer logs one INFO line per tensor on the root logger
+    root.setLevel(logging.ERROR)  # the quantizer logs per-tensor INFO and advisory WARNING lines on the root logger
     try:
         quantize_dynamic(
             str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False,
