@@ -139,6 +139,24 @@ def render_markdown() -> str:
     return "\n".join(lines)
 
 
+README_START = "<!-- config-reference:start -->"
+README_END = "<!-- config-reference:end -->"
+
+
+def render_readme_block() -> str:
+    """The reference as embedded in README.md (between the markers), headings one level down."""
+    body = render_markdown().split("\n", 1)[1]  # drop the H1 title
+    body = "\n".join("###" + ln[2:] if ln.startswith("## ") else ln for ln in body.splitlines())
+    return f"{README_START}\n{body.strip()}\n{README_END}"
+
+
+def sync_readme(readme: str) -> str:
+    """README text with the embedded reference regenerated."""
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return head + render_readme_block() + tail
+
+
 def effective(settings: Settings) -> dict[str, Any]:
     """Current values as plain JSON-able data, secrets masked (never printed)."""
     out: dict[str, Any] = {}
@@ -162,11 +180,23 @@ def _env_value(value: Any) -> str:
 
 def config_command(
     markdown: bool = typer.Option(False, "--markdown", help="Print the configuration reference (Markdown)."),
+    write_docs: bool = typer.Option(
+        False, "--write-docs", help="Regenerate docs/configuration.md and the README's embedded reference."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the effective configuration as one JSON object."),
 ) -> None:
     """Print the effective configuration (env + .env), secrets masked."""
     if markdown:
         typer.echo(render_markdown(), nl=False)
+        return
+    if write_docs:
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[1]  # the source checkout (editable install)
+        (root / "docs" / "configuration.md").write_text(render_markdown())
+        readme = root / "README.md"
+        readme.write_text(sync_readme(readme.read_text()))
+        typer.echo("wrote docs/configuration.md and README.md")
         return
     values = effective(Settings())
     if as_json:

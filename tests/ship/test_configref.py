@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from finsentry.cli import app
-from finsentry.configref import env_var, render_markdown, type_name
+from finsentry.configref import env_var, render_markdown, render_readme_block, type_name
 from finsentry.settings import Settings
 from tests.ship.compose_model import ROOT
 
@@ -19,6 +19,12 @@ DOC = ROOT / "docs" / "configuration.md"
 def test_docs_configuration_is_in_sync_with_settings() -> None:
     assert DOC.read_text() == render_markdown(), (
         "docs/configuration.md is stale: run `finsentry config --markdown > docs/configuration.md`"
+    )
+
+
+def test_readme_embeds_the_same_reference() -> None:
+    assert render_readme_block() in (ROOT / "README.md").read_text(), (
+        "README.md's configuration reference is stale: run `finsentry config --write-docs`"
     )
 
 
