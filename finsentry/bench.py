@@ -70,6 +70,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("e2e", "ratio", "end-to-end / engine-only throughput", "", ("throughput_ratio", "e2e_ratio"),
            ">=", 0.8),
     Metric("e2e", "e2e_items_per_s", "end-to-end throughput", "items/s", ("items_per_s",)),
+    Metric("e2e", "replay_ratio", "end-to-end / engine-only, historical replay", "", ()),
     Metric("e2e", "latency_p50_ms", "latency p50 at half load", "ms", ("p50_ms",)),
     Metric("e2e", "latency_p99_ms", "latency p99 at half load", "ms", ("p99_ms",), "<=", 500.0),
     Metric("dashboard", "render_p50_s", "page render p50", "s", ("p50_s",)),
