@@ -63,13 +63,11 @@ def _retry(what: str, fn: Callable[[], Any], stop: threading.Event, exc_types: t
             delay = min(maximum, delay * 2)
 
 
-def load_monitor(settings: Settings, store: Store, metrics: Metrics) -> Monitor | None:
-    """The monitor package's service (tickers, rollups, spikes, alerts) when it is installed."""
-    try:
-        from monitor.service import MonitorService
-    except ImportError as exc:
-        log.warning("monitor.unavailable", error=str(exc), effect="items stored without trends/alerts")
-        return None
+def load_monitor(settings: Settings, store: Store, metrics: Metrics) -> Monitor:
+    """The monitor's service (tickers, rollups, spikes, alerts); part of the same distribution, so a
+    failing import is a bug to surface, not a mode to run in."""
+    from monitor.service import MonitorService
+
     return MonitorService(settings, store, metrics)
 
 
