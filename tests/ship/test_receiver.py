@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import threading
 import urllib.error
@@ -15,17 +14,13 @@ from types import ModuleType
 
 import pytest
 
-from tests.ship.compose_model import DOCKER
+from tests.ship.compose_model import load_docker_module
 
 SECRET = b"s3cret"
 
 
 def _receiver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docker_receiver", DOCKER / "receiver.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_docker_module("receiver.py")
 
 
 @pytest.fixture
