@@ -109,7 +109,7 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Calla
         cfg = LoopConfig(
             dlq_topic=settings.dlq_topic, output_topic=settings.output_topic,
             batch_max_records=settings.batch_max_records, batch_max_wait_ms=settings.batch_max_wait_ms,
-            max_text_chars=settings.max_text_chars,
+            max_text_chars=settings.max_text_chars, overlap=settings.classify_overlap,
         )
         ccfg = ConsumerConfig(
             bootstrap=bootstrap, topics=tuple(settings.topic), group=settings.group,

@@ -4,6 +4,12 @@ At-least-once: offsets are committed only after the store write (and the DLQ / o
 succeeded; the store is idempotent by id, so a redelivered record never makes a second row.
 When the store or the broker fails, the loop seeks back to the first uncommitted offset of the
 batch, backs off and re-reads: nothing is lost and the consumer stays in its group.
+
+Overlap (``LoopConfig.overlap``, on by default): while batch N is stored, published and committed
+on the loop's thread, batch N+1 is already being classified on a worker thread (ONNX Runtime and
+the tokenizer release the GIL; on a GPU the device works while the CPU writes). Commits still
+happen strictly in batch order, and a failure of batch N rewinds N and N+1 together, so the
+at-least-once contract above is unchanged. At most two batches are held in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -50,7 +57,21 @@ class LoopConfig:
     tick_every_s: float = 1.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 10.0
+    overlap: bool = True  # classify batch N+1 while batch N is written (see the module docstring)
     instance: str = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A polled batch on its way through the loop; ``preds`` resolves to the router's output."""
+
+    records: list[Record]
+    valid: list
+    rejected: list[Rejected]
+    now: datetime
+    t0: float
+    preds: Future = field(default_factory=Future)
+    langs: list[str | None] = field(default_factory=list)
 
 
 class Backoff:
@@ -97,6 +118,9 @@ class IngestService:
         self._rate_mark = (time.monotonic(), 0)
         self._lost_polls = 0
         self._joined = False
+        self._inflight: _Batch | None = None  # polled and being classified, not yet written
+        self._pool: ThreadPoolExecutor | None = None
+        self._stop = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------
     def _connect(self, stop: threading.Event) -> bool:
@@ -115,7 +139,13 @@ class IngestService:
         return False
 
     def _on_revoked(self, partitions: set[tuple[str, int]]) -> None:
-        """Rebalance: commit what is done for the partitions we lose."""
+        """Rebalance: finish the batch in flight, then commit what is done for the partitions we lose."""
+        batch, self._inflight = self._inflight, None
+        if batch is not None:
+            try:
+                self._finish(batch, self._stop)
+            except Exception as exc:  # noqa: BLE001 - not committed: the new owner re-reads it
+                log.warning("rebalance.finish_failed", error=str(exc))
         done = {tp: o for tp, o in self._uncommitted.items() if tp in partitions}
         if done and self.source is not None:
             try:
@@ -132,16 +162,19 @@ class IngestService:
         log.info("kafka.partitions_assigned", partitions=sorted(f"{t}-{p}" for t, p in partitions))
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set; then finish the batch, commit, leave the group."""
+        """Consume until ``stop`` is set; then finish the batch(es), commit, leave the group."""
         log.info("service.starting", instance=self.cfg.instance, languages=self.router.languages)
+        self._stop = stop
         if not self._connect(stop):
             return
         assert self.source is not None
+        if self.cfg.overlap:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="classify")
         announced = False
         try:
             while not stop.is_set():
                 try:
-                    records = self.source.poll(self.cfg.batch_max_wait_ms, self.cfg.batch_max_records)
+                    records = self._poll()
                     if self._broker_backoff.ok():
                         log.info("kafka.reachable")
                 except BrokerError as exc:
@@ -153,13 +186,34 @@ class IngestService:
                 if not announced and self.source.assignment():
                     announced = True
                     log.info("service.consuming", instance=self.cfg.instance)
-                if records:
-                    self.process(records, stop)
-                else:
+                nxt = self._start(records) if records else None
+                batch, self._inflight = self._inflight, None
+                if batch is not None and not self._finish(batch, stop) and nxt is not None:
+                    # Batch N was rewound; N+1 was read after it and must be re-read too.
+                    self._rewind(batch.records + nxt.records)
+                    nxt.preds.cancel()
+                    nxt = None
+                self._inflight = nxt
+                if not self.cfg.overlap and nxt is not None:
+                    self._inflight = None
+                    self._finish(nxt, stop)
+                if batch is None and nxt is None:
                     self._watch_broker()
                 self._periodic()
         finally:
             self._shutdown()
+
+    def _poll(self) -> list[Record]:
+        """Next batch. With a batch in flight, poll in short slices until records arrive or its
+        classification is done, so a lone batch is written as soon as it is scored."""
+        assert self.source is not None
+        batch = self._inflight
+        if batch is None:
+            return self.source.poll(self.cfg.batch_max_wait_ms, self.cfg.batch_max_records)
+        while True:
+            records = self.source.poll(10, self.cfg.batch_max_records)
+            if records or batch.preds.done() or self._stop.is_set() or self._inflight is not batch:
+                return records
 
     def _watch_broker(self) -> None:
         """An idle poll on a lost coordinator means the broker is gone: say so once, and when back."""
@@ -176,6 +230,14 @@ class IngestService:
             self._lost_polls = 0
 
     def _shutdown(self) -> None:
+        batch, self._inflight = self._inflight, None
+        if batch is not None and self.source is not None:
+            try:
+                self._finish(batch, self._stop)
+            except Exception as exc:  # noqa: BLE001 - not committed: re-read after the restart
+                log.warning("service.final_batch_failed", error=str(exc))
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._write_health()
         if self.source is not None:
             if self._uncommitted:
@@ -193,18 +255,38 @@ class IngestService:
 
     # --- one batch ---------------------------------------------------------------------
     def process(self, records: list[Record], stop: threading.Event) -> bool:
-        """Handle one polled batch; True if committed, False if it will be re-read (seeked back)."""
+        """Handle one polled batch synchronously; True if committed, False if it will be re-read."""
+        return self._finish(self._start(records, inline=True), stop)
+
+    def _start(self, records: list[Record], inline: bool = False) -> _Batch:
+        """Validate on the loop's thread; detect languages and classify on the worker (or inline)."""
         t0 = time.perf_counter()
-        m = self.metrics
         valid, rejected = triage(records, self.cfg.max_text_chars)
-        now = self.clock()
-        langs = [self.detector.language_of(msg.text, msg.lang) for _, msg in valid]
+        batch = _Batch(records, valid, rejected, self.clock(), t0)
+        if inline or self._pool is None:
+            try:
+                batch.preds.set_result(self._classify(batch))
+            except Exception as exc:  # noqa: BLE001 - re-raised by _finish, as from the worker
+                batch.preds.set_exception(exc)
+        else:
+            batch.preds = self._pool.submit(self._classify, batch)
+        return batch
+
+    def _classify(self, batch: _Batch) -> list:
+        batch.langs = [self.detector.language_of(msg.text, msg.lang) for _, msg in batch.valid]
         t_inf = time.perf_counter()
-        preds = self.router.classify([msg.text for _, msg in valid], langs)
-        if valid:
-            m.inference_latency.observe(time.perf_counter() - t_inf)
+        preds = self.router.classify([msg.text for _, msg in batch.valid], batch.langs)
+        if batch.valid:
+            self.metrics.inference_latency.observe(time.perf_counter() - t_inf)
+        return preds
+
+    def _finish(self, batch: _Batch, stop: threading.Event) -> bool:
+        """Store, publish and commit a classified batch; False if it was rewound to be re-read."""
+        records, valid, rejected, now, t0 = batch.records, batch.valid, batch.rejected, batch.now, batch.t0
+        preds = batch.preds.result()  # a classifier exception surfaces here, on the loop's thread
+        m = self.metrics
         items = [scored_item(rec, msg, lang, p, ver, now)
-                 for (rec, msg), lang, (p, ver) in zip(valid, langs, preds, strict=True)]
+                 for (rec, msg), lang, (p, ver) in zip(valid, batch.langs, preds, strict=True)]
         if self.monitor is not None and items:
             self.monitor.enrich(items)
 

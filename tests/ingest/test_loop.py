@@ -124,3 +124,135 @@ def test_failed_publish_rewinds_renews_the_producer_then_commits(sqlite_url):
     assert svc.process(src.poll(0, 1000), stop) is True
     assert src.committed() == {("news", 0): 10, ("news", 1): 10}
     assert store.status()["items"] == 20 and len(svc.sink.sent) == 20
+
+
+# --- overlap: batch N+1 is classified while batch N is written ---------------------------------
+
+
+class GatedStore(Store):
+    """Blocks the first write until the classifier has been called for the next batch."""
+
+    def __init__(self, url, next_classified: threading.Event, timeout: float = 10):
+        super().__init__(url)
+        self.next_classified, self.timeout = next_classified, timeout
+        self.overlapped: list[bool] = []
+
+    def write_batch(self, batch, in_txn=None):
+        if not self.overlapped:
+            self.overlapped.append(self.next_classified.wait(self.timeout))
+        return super().write_batch(batch, in_txn)
+
+
+class CountingModel(FakeModel):
+    def __init__(self, name, on_call):
+        super().__init__(name)
+        self.on_call = on_call
+
+    def classify(self, texts):
+        out = super().classify(texts)
+        self.on_call(len(self.calls))
+        return out
+
+
+class RecordingSource(MemorySource):
+    """Checks that commits only ever move forward, partition by partition."""
+
+    def commit(self, offsets):
+        for tp, o in offsets.items():
+            assert o >= self.committed().get(tp, 0), f"commit moved back on {tp}"
+        super().commit(offsets)
+
+
+def _overlap_service(store, source, model, overlap=True, sink=None):
+    svc = IngestService(
+        LoopConfig(dlq_topic="dlq", output_topic="out", batch_max_records=10, backoff_initial_s=0.01, overlap=overlap),
+        source_factory=lambda **kw: source, sink_factory=sink or MemorySink, store=store,
+        router=ModelRouter({"en": "shipped"}, lambda p: model), metrics=Metrics(),
+        detector=LanguageDetector(preferred=["en"]),
+    )
+    return svc
+
+
+def _run_until(svc, cond, what):
+    stop = threading.Event()
+    t = threading.Thread(target=svc.run, args=(stop,))
+    t.start()
+    try:
+        wait_until(cond, 30, what, every=0.02)
+    finally:
+        stop.set()
+        t.join(15)
+    assert not t.is_alive()
+
+
+def test_next_batch_is_classified_while_the_previous_one_is_written(sqlite_url):
+    second = threading.Event()
+    store = GatedStore(sqlite_url, second)
+    model = CountingModel("fake", lambda n: n >= 2 and second.set())
+    src = RecordingSource(_records(40))
+    svc = _overlap_service(store, src, model)
+    _run_until(svc, lambda: src.committed() == {("news", 0): 20, ("news", 1): 20}, "all committed")
+    assert store.overlapped == [True]
+    assert store.status()["items"] == 40 and len(model.calls) == 4
+
+
+def test_without_overlap_the_next_batch_waits_for_the_write(sqlite_url):
+    second = threading.Event()
+    store = GatedStore(sqlite_url, second, timeout=0.5)  # the gate times out: nothing runs beside the write
+    model = CountingModel("fake", lambda n: n >= 2 and second.set())
+    src = RecordingSource(_records(40))
+    svc = _overlap_service(store, src, model, overlap=False)
+    _run_until(svc, lambda: src.committed() == {("news", 0): 20, ("news", 1): 20}, "all committed")
+    assert store.overlapped == [False]
+    assert store.status()["items"] == 40
+
+
+def test_failed_write_rewinds_the_batch_in_flight_too(sqlite_url):
+    """Batch 2 fails once while batch 3 is already classified: both are re-read, nothing is lost,
+    commits never move back and every item is stored exactly once."""
+
+    class FailSecond(Store):
+        writes = 0
+
+        def write_batch(self, batch, in_txn=None):
+            FailSecond.writes += 1
+            if FailSecond.writes == 2:
+                raise StoreUnavailable("connection refused (simulated)")
+            return super().write_batch(batch, in_txn)
+
+    store = FailSecond(sqlite_url)
+    src = RecordingSource(_records(60))
+    model = FakeModel("fake")
+    svc = _overlap_service(store, src, model)
+    _run_until(svc, lambda: src.committed() == {("news", 0): 30, ("news", 1): 30}, "all committed")
+    assert store.status()["items"] == 60
+    classified = [t for call in model.calls for t in call]
+    assert len(classified) > 60  # the rewound batches were classified again
+
+
+def test_rebalance_finishes_the_batch_in_flight_before_giving_partitions_up(sqlite_url):
+    store = Store(sqlite_url)
+
+    class RevokingSource(RecordingSource):
+        listener = None
+        polls = 0
+        revoked_with: dict = {}
+
+        def poll(self, timeout_ms, max_records):
+            RevokingSource.polls += 1
+            if RevokingSource.polls == 2:  # batch 1 is in flight
+                self.listener({("news", 0), ("news", 1)})
+                RevokingSource.revoked_with = self.committed()
+            return super().poll(timeout_ms, max_records)
+
+    src = RevokingSource(_records(20))
+
+    def factory(on_revoked, on_assigned):
+        src.listener = on_revoked
+        return src
+
+    svc = _overlap_service(store, src, FakeModel("fake"))
+    svc._source_factory = factory
+    _run_until(svc, lambda: src.committed() == {("news", 0): 10, ("news", 1): 10}, "all committed")
+    assert RevokingSource.revoked_with == {("news", 0): 10}  # batch 1 (partition 0) committed on revoke
+    assert store.status()["items"] == 20
