@@ -29,6 +29,7 @@ def train_cmd(
     warmup: float = typer.Option(0.06, help="Warm-up share of the steps."),
     evals_per_epoch: int = typer.Option(2),
     fpb_repeat: int = typer.Option(2, help="Times the FPB training rows appear per epoch."),
+    extra_sentiment: bool = typer.Option(False, help="Also train on FiQA 2018 + SemEval-2017 (scores binned at ±0.1)."),
 ) -> None:
     """Fine-tune one shared encoder with a sentiment head and a topic head."""
     from model.train import TrainConfig, train
@@ -36,7 +37,8 @@ def train_cmd(
     cfg = TrainConfig(out=str(out), epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
                       max_length=max_length, max_minutes=max_minutes, patience=patience, seed=seed,
                       threads=threads, limit=limit, resume=str(resume or ""), warmup=warmup,
-                      evals_per_epoch=evals_per_epoch, fpb_repeat=fpb_repeat)
+                      evals_per_epoch=evals_per_epoch, fpb_repeat=fpb_repeat,
+                      extra_sentiment=extra_sentiment)
     if base:
         cfg.base = base
     report = train(cfg)

@@ -49,6 +49,7 @@ class TrainConfig:
     warmup: float = 0.06
     max_length: int = 96
     fpb_repeat: int = 2
+    extra_sentiment: bool = False  # add FiQA + SemEval headlines/posts (binned scores)
     topic_class_weight_power: float = 0.5
     evals_per_epoch: int = 2
     patience: int = 3
@@ -156,6 +157,8 @@ def _data(cfg: TrainConfig) -> tuple[list, dict, dict]:
     lim = (lambda xs: xs[: cfg.limit]) if cfg.limit else (lambda xs: xs)
     fpb = lim(load_split("fpb", "train", d))
     train = fpb * cfg.fpb_repeat + lim(load_split("twitter_sentiment", "train", d)) + lim(load_split("topic", "train", d))
+    if cfg.extra_sentiment:
+        train += lim(load_split("extra_sentiment", "train", d))
     val = {n: lim(load_split(n, "val", d)) for n in ("fpb", "twitter_sentiment", "topic")}
     test = {
         "fpb": load_split("fpb", "test", d),

@@ -29,7 +29,13 @@ RAW = {
             "Sentences_AllAgree.txt", "License.txt", "README.txt"],
     "twitter_fin_sentiment": ["sent_train.csv"],
     "twitter_fin_topic": ["train_data.csv", "PROVENANCE.md"],
+    "fiqa2018_task1": ["task1_headline_ABSA_train.json", "task1_post_ABSA_train.json"],
+    "semeval2017_task5": ["SemEval2017Task5Headlines.json"],
 }
+# FiQA / SemEval scores are continuous in [-1, 1] per target entity; binned per sentence (mean over
+# its targets) at +-0.1, the thresholds the data's provenance note counts with. Sentences whose
+# targets disagree in sign carry no single label and are left out.
+BIN = 0.1
 TWITTER_SENT = {"0": "negative", "1": "positive", "2": "neutral"}  # bearish / bullish / neutral
 
 
@@ -60,6 +66,36 @@ def _fpb() -> list[dict[str, str]]:
             level[sentence_key(text)] = agree
     return [{"text": t, "label": lab, "agreement": level[sentence_key(t)]}
             for t, lab in _fpb_lines("Sentences_50Agree.txt")]
+
+
+def _bin(scores: list[float]) -> str | None:
+    if min(scores) < -BIN and max(scores) > BIN:
+        return None
+    mean = sum(scores) / len(scores)
+    return "negative" if mean < -BIN else "positive" if mean > BIN else "neutral"
+
+
+def _extra_sentiment(held_out: set[str]) -> list[dict[str, str]]:
+    """FiQA 2018 task 1 (headlines + posts) and SemEval-2017 task 5 headlines, binned, deduplicated
+    (354 FiQA headlines are also SemEval headlines), minus anything in an FPB/twitter val/test split."""
+    import json
+
+    scores: dict[str, tuple[str, list[float]]] = {}
+    for name in ("task1_headline_ABSA_train.json", "task1_post_ABSA_train.json"):
+        for rec in json.loads((DEST / "fiqa2018_task1" / name).read_text(encoding="utf-8")).values():
+            text = " ".join(rec["sentence"].split())
+            entry = scores.setdefault(sentence_key(text), (text, []))
+            entry[1].extend(float(i["sentiment_score"]) for i in rec["info"])
+    for rec in json.loads((DEST / "semeval2017_task5" / "SemEval2017Task5Headlines.json").read_text(encoding="utf-8")):
+        text = " ".join(rec["title"].split())
+        scores.setdefault(sentence_key(text), (text, []))[1].append(float(rec["sentiment"]))
+    rows = []
+    for key in sorted(scores):
+        text, vals = scores[key]
+        label = _bin(vals)
+        if label and key not in held_out:
+            rows.append({"text": text, "label": label})
+    return rows
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -103,6 +139,10 @@ def main() -> None:
     parts = split_rows(topic, group=lambda r: story_key(r["text"]), stratum=lambda r: r["label"], seed=SEED)
     for part, rows in parts.items():
         _write(out / f"topic_{part}.csv", rows, ["text", "label"])
+
+    held_out = {sentence_key(r["text"]) for name in ("fpb_val", "fpb_test", "twitter_sentiment_val",
+                                                      "twitter_sentiment_test") for r in _csv(out / f"{name}.csv")}
+    _write(out / "extra_sentiment_train.csv", _extra_sentiment(held_out), ["text", "label"])
 
     for p in sorted(out.glob("*.csv")):
         n = sum(1 for _ in p.open(encoding="utf-8")) - 1

@@ -40,3 +40,13 @@ def test_committed_fpb_test_is_stratified():
     for lab in ("negative", "neutral", "positive"):
         assert abs(train[lab] / sum(train.values()) - test[lab] / sum(test.values())) < 0.02
     assert all(e.agreement == "100" for e in load_split("fpb", "allagree_test"))
+
+
+def test_extra_sentiment_rows_never_repeat_an_evaluation_sentence():
+    from model.splits import sentence_key
+
+    extra = load_split("extra_sentiment", "train")
+    assert len(extra) > 1000 and {e.label for e in extra} == {"negative", "neutral", "positive"}
+    held_out = {sentence_key(e.text) for name, part in [("fpb", "val"), ("fpb", "test"), ("twitter_sentiment", "val"),
+                                                         ("twitter_sentiment", "test")] for e in load_split(name, part)}
+    assert not {sentence_key(e.text) for e in extra} & held_out
