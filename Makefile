@@ -41,8 +41,8 @@ bench: dev-deps
 # Two phases (~55 + ~25 min on 2 busy cores): main fine-tune, then a short low-LR continuation.
 model: dev-deps
 	$(FINSENTRY) model train --out artifacts/train --epochs 3 --max-minutes 50
-	$(FINSENTRY) model train --resume artifacts/train --out artifacts/train2 --epochs 0.75 --lr 3e-5 \
-		--head-lr 1e-4 --warmup 0 --evals-per-epoch 3 --max-minutes 26
+	$(FINSENTRY) model train --resume artifacts/train --out artifacts/train2 --extra-sentiment --epochs 0.75 \
+		--lr 3e-5 --head-lr 1e-4 --warmup 0 --evals-per-epoch 3 --max-minutes 15
 	$(FINSENTRY) model export --checkpoint artifacts/train2 --out model/shipped
 
 clean:
