@@ -41,9 +41,10 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, description="Partitions when finsentry creates a topic.")
     batch_max_records: int = Field(256, ge=1, description="Max records per poll/batch.")
     batch_max_wait_ms: int = Field(200, ge=1, description="Max wait for a batch to fill (ms).")
-    classify_overlap: bool = Field(
-        True, description="Classify the next batch on a worker thread while the previous one is stored, "
-                          "published and committed (commits stay in order; at most two batches in memory).")
+    classify_overlap: Literal["auto", "on", "off"] = Field(
+        "auto", description="Classify the next batch on a worker thread while the previous one is stored, "
+                            "published and committed (commits stay in order; at most two batches in memory). "
+                            "auto = on when a model runs on CUDA; on CPU it was measured to add latency, not throughput.")
     max_text_chars: int = Field(10_000, ge=1, description="Longest accepted text; longer goes to the DLQ.")
     session_timeout_ms: int = Field(6000, ge=1000, description="Consumer group session timeout (ms).")
     embedded_broker_port: int = Field(0, ge=0, description="Port for the embedded broker (0 = free port).")

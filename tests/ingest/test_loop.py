@@ -256,3 +256,19 @@ def test_rebalance_finishes_the_batch_in_flight_before_giving_partitions_up(sqli
     _run_until(svc, lambda: src.committed() == {("news", 0): 10, ("news", 1): 10}, "all committed")
     assert RevokingSource.revoked_with == {("news", 0): 10}  # batch 1 (partition 0) committed on revoke
     assert store.status()["items"] == 20
+
+
+def test_overlap_auto_is_on_only_with_a_cuda_model():
+    from ingest.app import _overlap
+
+    class M:
+        def __init__(self, provider):
+            self.provider = provider
+
+    class R:
+        def __init__(self, *providers):
+            self.models = [M(p) for p in providers]
+
+    assert _overlap("auto", R("cpu")) is False
+    assert _overlap("auto", R("cpu", "cuda")) is True
+    assert _overlap("on", R("cpu")) is True and _overlap("off", R("cuda")) is False
