@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,8 +57,9 @@ def engine_throughput(texts: list[str], batch: int = 256, model_path: str | None
     return len(texts) / (time.perf_counter() - t0)
 
 
-class _StoredWatcher(threading.Thread):
-    """Polls the store every few ms for new rows; remembers when each id was first seen stored."""
+class _StoreWatcher(threading.Thread):
+    """Polls the service's SQLite store every few ms (read-only; a WAL reader never blocks the
+    writer) and remembers when each item id was first seen stored."""
 
     def __init__(self, db: Path, every: float = 0.005) -> None:
         super().__init__(daemon=True)
@@ -65,23 +68,32 @@ class _StoredWatcher(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1)
-        last = conn.execute("SELECT coalesce(max(rowid), 0) FROM items").fetchone()[0]
+        conn: sqlite3.Connection | None = None
+        last = 0
         try:
             while not self.stop.is_set():
-                rows = conn.execute("SELECT rowid, id FROM items WHERE rowid > ? ORDER BY rowid", (last,)).fetchall()
+                rows = []
+                try:
+                    if conn is None and self.db.exists():
+                        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1)
+                    if conn is not None:
+                        rows = conn.execute("SELECT rowid, id FROM items WHERE rowid > ? ORDER BY rowid",
+                                            (last,)).fetchall()
+                except sqlite3.OperationalError:  # the schema is not there yet
+                    pass
                 now = time.perf_counter()
                 for rowid, item_id in rows:
                     self.seen.setdefault(item_id, now)
                     last = rowid
                 self.stop.wait(self.every)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
-    def wait_for(self, ids: set[str], timeout: float) -> bool:
+    def wait_for(self, done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if ids <= self.seen.keys():
+            if done():
                 return True
             time.sleep(0.02)
         return False
@@ -92,38 +104,6 @@ def _stamp(row: dict, mode: str) -> dict:
     if mode == "live":
         return {**row, "published_at": datetime.now(UTC).isoformat()}
     return row
-
-
-class _StoredCounter:
-    """Counts rows in the service's SQLite store (a WAL reader never blocks the writer)."""
-
-    def __init__(self, db: Path) -> None:
-        self.db = db
-        self.conn: sqlite3.Connection | None = None
-
-    def count(self) -> int:
-        try:
-            if self.conn is None:
-                if not self.db.exists():
-                    return 0
-                self.conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1)
-            return self.conn.execute("SELECT count(*) FROM items").fetchone()[0]
-        except sqlite3.OperationalError:  # the schema is not there yet
-            return 0
-
-    def wait_for(self, n: int, timeout: float, every: float = 0.01) -> tuple[float, int]:
-        """Block until at least ``n`` rows are stored; (the moment it was seen, the count then)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            c = self.count()
-            if c >= n:
-                return time.perf_counter(), c
-            time.sleep(every)
-        raise RuntimeError(f"service stored {self.count()} of {n} items in {timeout:.0f} s")
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
 
 
 def _drive_service(rows: list[dict], mode: str, latency_s: float, model_path: str | None,
@@ -155,22 +135,21 @@ def _drive_service(rows: list[dict], mode: str, latency_s: float, model_path: st
         total = len(warm) + n
         log_fh = open(Path(tmp) / "service.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log_fh, stderr=subprocess.STDOUT)
-        stored = _StoredCounter(db)
-        watcher: _StoredWatcher | None = None
+        watcher = _StoreWatcher(db)
+        watcher.start()
         sent: dict[str, float] = {}
         lat_ms: list[float] = []
         rate = 0.0
         try:
-            t0, c0 = stored.wait_for(len(warm) + batch_max_records, 180)
-            t1, c1 = stored.wait_for(total, 600)
-            e2e = (c1 - c0) / (t1 - t0)
+            if not watcher.wait_for(lambda: len(watcher.seen) >= total, 600):
+                raise RuntimeError(f"service stored {len(watcher.seen)} of {total} items in 600 s")
+            times = sorted(watcher.seen.values())
+            t0 = times[len(warm) + batch_max_records - 1]  # the first full batch after the warm-up
+            e2e = (total - bisect.bisect_right(times, t0)) / (times[-1] - t0)
 
             # Latency at half that rate: from send to the row in the store.
             rate = e2e / 2
             m = max(50, int(rate * latency_s)) if latency_s > 0 else 0
-            if m:
-                watcher = _StoredWatcher(db)
-                watcher.start()
             lat_rows = [{**rows[i % n], "id": f"lat-{i}"} for i in range(m)]
             start = time.perf_counter()
             for i, r in enumerate(lat_rows):
@@ -182,13 +161,11 @@ def _drive_service(rows: list[dict], mode: str, latency_s: float, model_path: st
                 if i % 16 == 0:
                     sink.flush()
             sink.flush()
-            if sent and watcher is not None:
-                watcher.wait_for(set(sent), 120)
+            if sent:
+                watcher.wait_for(lambda: sent.keys() <= watcher.seen.keys(), 120)
                 lat_ms = sorted((watcher.seen[i] - t) * 1000 for i, t in sent.items() if i in watcher.seen)
         finally:
-            if watcher is not None:
-                watcher.stop.set()
-            stored.close()
+            watcher.stop.set()
             sink.close()
             proc.send_signal(signal.SIGTERM)
             try:

@@ -5,7 +5,8 @@ succeeded; the store is idempotent by id, so a redelivered record never makes a 
 When the store or the broker fails, the loop seeks back to the first uncommitted offset of the
 batch, backs off and re-reads: nothing is lost and the consumer stays in its group.
 
-Overlap (``LoopConfig.overlap``, on by default): while batch N is stored, published and committed
+Overlap (``LoopConfig.overlap``; ``FINSENTRY_CLASSIFY_OVERLAP=auto`` turns it on for a CUDA model
+only, see ``ingest.app``): while batch N is stored, published and committed
 on the loop's thread, batch N+1 is already being classified on a worker thread (ONNX Runtime and
 the tokenizer release the GIL; on a GPU the device works while the CPU writes). Commits still
 happen strictly in batch order, and a failure of batch N rewinds N and N+1 together, so the
@@ -193,9 +194,9 @@ class IngestService:
                     self._rewind(batch.records + nxt.records)
                     nxt.preds.cancel()
                     nxt = None
-                self._inflight = nxt
-                if not self.cfg.overlap and nxt is not None:
-                    self._inflight = None
+                if self.cfg.overlap:
+                    self._inflight = nxt
+                elif nxt is not None:
                     self._finish(nxt, stop)
                 if batch is None and nxt is None:
                     self._watch_broker()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -78,8 +79,6 @@ def _bin(scores: list[float]) -> str | None:
 def _extra_sentiment(held_out: set[str]) -> list[dict[str, str]]:
     """FiQA 2018 task 1 (headlines + posts) and SemEval-2017 task 5 headlines, binned, deduplicated
     (354 FiQA headlines are also SemEval headlines), minus anything in an FPB/twitter val/test split."""
-    import json
-
     scores: dict[str, tuple[str, list[float]]] = {}
     for name in ("task1_headline_ABSA_train.json", "task1_post_ABSA_train.json"):
         for rec in json.loads((DEST / "fiqa2018_task1" / name).read_text(encoding="utf-8")).values():
