@@ -30,6 +30,7 @@ def train_cmd(
     evals_per_epoch: int = typer.Option(2),
     fpb_repeat: int = typer.Option(2, help="Times the FPB training rows appear per epoch."),
     extra_sentiment: bool = typer.Option(False, help="Also train on FiQA 2018 + SemEval-2017 (scores binned at ±0.1)."),
+    ema: float = typer.Option(0.0, help="Evaluate and save an exponential moving average of the weights with this decay (0 = off)."),
 ) -> None:
     """Fine-tune one shared encoder with a sentiment head and a topic head."""
     from model.train import TrainConfig, train
@@ -38,11 +39,22 @@ def train_cmd(
                       max_length=max_length, max_minutes=max_minutes, patience=patience, seed=seed,
                       threads=threads, limit=limit, resume=str(resume or ""), warmup=warmup,
                       evals_per_epoch=evals_per_epoch, fpb_repeat=fpb_repeat,
-                      extra_sentiment=extra_sentiment)
+                      extra_sentiment=extra_sentiment, ema=ema)
     if base:
         cfg.base = base
     report = train(cfg)
     typer.echo(json.dumps({k: {m: round(v[m], 4) for m in ("accuracy", "macro_f1")} for k, v in report["test"].items()}))
+
+
+@model_app.command("soup")
+def soup_cmd(
+    checkpoints: list[Path] = typer.Argument(..., exists=True, file_okay=False, help="Checkpoints from `model train` (same base)."),
+    out: Path = typer.Option(..., help="Directory for the averaged checkpoint."),
+) -> None:
+    """Average the weights of fine-tuned checkpoints of one base into one checkpoint ("model soup")."""
+    from model.soup import average_checkpoints
+
+    typer.echo(json.dumps(average_checkpoints(checkpoints, out)))
 
 
 @model_app.command("export")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -51,6 +52,7 @@ class TrainConfig:
     fpb_repeat: int = 2
     extra_sentiment: bool = False  # add FiQA + SemEval headlines/posts (binned scores)
     topic_class_weight_power: float = 0.5
+    ema: float = 0.0  # >0: evaluate and save an exponential moving average of the weights with this decay
     evals_per_epoch: int = 2
     patience: int = 3
     max_minutes: float = 0.0
@@ -204,6 +206,10 @@ def train(cfg: TrainConfig) -> dict:
         weight_decay=cfg.weight_decay,
     )
     sched = get_linear_schedule_with_warmup(opt, int(total * cfg.warmup), total)
+    # The EMA copy is what gets evaluated and saved: averaging the last few hundred steps smooths the
+    # step-to-step noise of a small-batch fine-tune, which is what validation selection otherwise picks up.
+    ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
+    scored = ema.module if ema else net
     eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
     meta = {
         "base": cfg.base, "sentiment_labels": list(SENTIMENT_LABELS), "topic_labels": list(TOPIC_LABELS),
@@ -213,7 +219,7 @@ def train(cfg: TrainConfig) -> dict:
     history, best, bad, step, loss_sum = [], -1.0, 0, 0, 0.0
     stop_reason = "epochs"
     if cfg.resume:  # the resumed model is the score to beat, and the fallback checkpoint
-        best = _selection(evaluate(net, tok, val, cfg.max_length))
+        best = _selection(evaluate(scored, tok, val, cfg.max_length))
         history.append({"step": 0, "selection": best, "resumed_from": cfg.resume})
         save_checkpoint(net, tok, out, {**meta, "step": 0, "resumed_from": cfg.resume})
     bar = tqdm(total=total, desc="train", unit="step", mininterval=10)
@@ -234,12 +240,14 @@ def train(cfg: TrainConfig) -> dict:
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             sched.step()
+            if ema:
+                ema.update_parameters(net)
             step += 1
             loss_sum += loss.item()
             bar.update(1)
             timed_out = cfg.max_minutes and time.time() - started > cfg.max_minutes * 60
             if step % eval_every == 0 or step >= total or timed_out:
-                m = evaluate(net, tok, val, cfg.max_length)
+                m = evaluate(scored, tok, val, cfg.max_length)
                 score = _selection(m)
                 entry = {
                     "step": step, "epoch": round(step / steps_per_epoch, 2), "train_loss": loss_sum / eval_every,
@@ -251,7 +259,7 @@ def train(cfg: TrainConfig) -> dict:
                 log.info("train.eval", **entry)
                 if score > best:
                     best, bad = score, 0
-                    save_checkpoint(net, tok, out, {**meta, "step": step})
+                    save_checkpoint(scored, tok, out, {**meta, "step": step, "ema": cfg.ema})
                 else:
                     bad += 1
                     if bad >= cfg.patience:
