@@ -46,17 +46,6 @@ def train_cmd(
     typer.echo(json.dumps({k: {m: round(v[m], 4) for m in ("accuracy", "macro_f1")} for k, v in report["test"].items()}))
 
 
-@model_app.command("soup")
-def soup_cmd(
-    checkpoints: list[Path] = typer.Argument(..., exists=True, file_okay=False, help="Checkpoints from `model train` (same base)."),
-    out: Path = typer.Option(..., help="Directory for the averaged checkpoint."),
-) -> None:
-    """Average the weights of fine-tuned checkpoints of one base into one checkpoint ("model soup")."""
-    from model.soup import average_checkpoints
-
-    typer.echo(json.dumps(average_checkpoints(checkpoints, out)))
-
-
 @model_app.command("export")
 def export_cmd(
     checkpoint: Path = typer.Option(Path("artifacts/train"), help="Checkpoint from `model train`."),

@@ -52,33 +52,6 @@ def test_ema_run_saves_the_averaged_weights(tiny_base, tiny_checkpoint, tmp_path
     assert not plain.sentiment_head.weight.allclose(ema.sentiment_head.weight)
 
 
-def test_soup_is_the_weight_average(tiny_base, tiny_checkpoint, tmp_path):
-    from model.soup import average_checkpoints
-    from model.train import load_checkpoint
-
-    _tiny_train(tiny_base, tmp_path / "seed2", seed=2)
-    meta = average_checkpoints([tiny_checkpoint, tmp_path / "seed2"], tmp_path / "soup")
-    assert meta["soup_of"] == [str(tiny_checkpoint), str(tmp_path / "seed2")]
-    a, b, s = (load_checkpoint(p)[0].state_dict() for p in (tiny_checkpoint, tmp_path / "seed2", tmp_path / "soup"))
-    for name in ("sentiment_head.weight", "encoder.encoder.layer.0.attention.self.query.weight"):
-        assert not a[name].allclose(b[name])
-        assert s[name].allclose((a[name] + b[name]) / 2, atol=1e-6)
-
-
-def test_soup_refuses_checkpoints_of_different_bases(tiny_checkpoint, tmp_path):
-    from finsentry.errors import ModelError
-    from model.soup import average_checkpoints
-
-    other = tmp_path / "other"
-    shutil.copytree(tiny_checkpoint, other)
-    meta = json.loads((other / "meta.json").read_text())
-    (other / "meta.json").write_text(json.dumps(meta | {"base": "some/other-model"}))
-    with pytest.raises(ModelError, match="base"):
-        average_checkpoints([tiny_checkpoint, other], tmp_path / "soup")
-    with pytest.raises(ModelError, match="at least two"):
-        average_checkpoints([tiny_checkpoint], tmp_path / "soup")
-
-
 def test_train_export_quantize_load(tiny_checkpoint, tmp_path):
     from model.export import export
 
