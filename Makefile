@@ -36,7 +36,7 @@ test: dev-deps sysdeps
 	$(PY) -m pytest -q -ra
 
 bench: dev-deps
-	$(FINSENTRY) bench
+	$(PY) -m bench
 
 # Two phases (~55 + ~25 min on 2 busy cores): main fine-tune, then a short low-LR continuation.
 model: dev-deps

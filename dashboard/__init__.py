@@ -4,6 +4,6 @@
 
 Public pieces: ``dashboard.queries`` (plain read functions: connection/engine in, DataFrame
 out), ``dashboard.charts`` (Plotly figures), ``dashboard.theme`` (label colours),
-``dashboard.bench.run_render_bench`` (full-page render benchmark) and ``dashboard.seed``
+``bench.dashboard.run_render_bench`` (full-page render benchmark) and ``tests.support.seed``
 (a generated store for tests and the benchmark). ``dashboard/app.py`` is the page script.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
@@ -21,7 +21,15 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from dashboard.sqltime import epoch_bin
 from finsentry.errors import StoreError, StoreUnavailable
-from monitor.store.schema import alert_outbox, alerts, buckets, item_tickers, items, pipeline_health
+from finsentry.timeutil import as_utc
+from store.schema import (
+    alert_outbox,
+    alerts,
+    buckets,
+    item_tickers,
+    items,
+    pipeline_health,
+)
 
 Connectable = Engine | Connection
 P = ParamSpec("P")
@@ -58,9 +66,7 @@ def _connect(db: Connectable) -> Iterator[Connection]:
             yield conn
 
 
-def utc(dt: datetime) -> datetime:
-    """Naive values are UTC (how SQLite hands them back); aware ones are converted."""
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+utc = as_utc  # naive values are UTC (how SQLite hands them back); aware ones are converted
 
 
 def _utc_col(values: pd.Series) -> pd.Series:

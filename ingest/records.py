@@ -16,7 +16,7 @@ from typing import Any
 from finsentry.errors import InvalidMessage
 from ingest.contract import NewsMessage, decode
 from ingest.kafka_io import Headers, Record
-from monitor.records import ScoredItem
+from finsentry.records import ScoredItem
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ When the store or the broker fails, the loop seeks back to the first uncommitted
 batch, backs off and re-reads: nothing is lost and the consumer stays in its group.
 
 Overlap (``LoopConfig.overlap``; ``FINSENTRY_CLASSIFY_OVERLAP=auto`` turns it on for a CUDA model
-only, see ``ingest.app``): while batch N is stored, published and committed
+only, see ``app.root``): while batch N is stored, published and committed
 on the loop's thread, batch N+1 is already being classified on a worker thread (ONNX Runtime and
 the tokenizer release the GIL; on a GPU the device works while the CPU writes). Commits still
 happen strictly in batch order, and a failure of batch N rewinds N and N+1 together, so the
@@ -27,12 +27,21 @@ from typing import Any, Protocol
 
 from finsentry.errors import BrokerError, StoreError, StoreUnavailable
 from finsentry.logs import get_logger
+from finsentry.metrics import Metrics
+from finsentry.records import ScoredItem
+from finsentry.retry import Backoff, Outage
 from ingest.kafka_io import Record, Sink, Source
 from ingest.languages import LanguageDetector, ModelRouter
-from ingest.records import Rejected, dlq_headers, first_offsets, next_offsets, scored_item, scored_payload, triage
-from monitor.metrics import Metrics
-from monitor.records import ScoredItem
-from monitor.store import DeadLetter, Store
+from ingest.records import (
+    Rejected,
+    dlq_headers,
+    first_offsets,
+    next_offsets,
+    scored_item,
+    scored_payload,
+    triage,
+)
+from store import DeadLetter, Store
 
 log = get_logger(__name__)
 
@@ -75,27 +84,6 @@ class _Batch:
     langs: list[str | None] = field(default_factory=list)
 
 
-class Backoff:
-    """Exponential backoff with a state flag, so each outage logs once when it starts and ends."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial, self.maximum = initial, maximum
-        self.delay = 0.0
-
-    @property
-    def failing(self) -> bool:
-        return self.delay > 0
-
-    def fail(self) -> float:
-        self.delay = self.initial if not self.delay else min(self.maximum, self.delay * 2)
-        return self.delay
-
-    def ok(self) -> bool:
-        """Reset; True if this ends an outage."""
-        was, self.delay = self.failing, 0.0
-        return was
-
-
 class IngestService:
     """One consumer-group member. Build with collaborators; call :meth:`run` with a stop event."""
 
@@ -110,9 +98,9 @@ class IngestService:
         self.source: Source | None = None
         self.sink: Sink | None = None
         self._uncommitted: dict[tuple[str, int], int] = {}
-        self._store_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
-        self._broker_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
-        self._publish_backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
+        self._store_backoff = Outage(Backoff(cfg.backoff_initial_s, cfg.backoff_max_s))
+        self._broker_backoff = Outage(Backoff(cfg.backoff_initial_s, cfg.backoff_max_s))
+        self._publish_backoff = Outage(Backoff(cfg.backoff_initial_s, cfg.backoff_max_s))
         self.counts = {"consumed": 0, "processed": 0, "dead_lettered": 0, "batches": 0}
         self._last_health = 0.0
         self._last_tick = 0.0

@@ -89,20 +89,6 @@ def eval_cmd(
     typer.echo(json.dumps(summary))
 
 
-@model_app.command("bench")
-def bench_cmd(
-    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: shipped)."),
-    checkpoint: Path = typer.Option(Path("artifacts/train"), help="Fine-tuned checkpoint for the baseline, if present."),
-    threads: int = typer.Option(2, help="Threads for both engine and baseline."),
-) -> None:
-    """Engine vs a transformers pipeline (fp32, batch 32) on the same texts; last line is JSON."""
-    from model.bench import format_table, run_bench
-
-    res = run_bench(model_path=model, checkpoint=checkpoint, threads=threads)
-    typer.echo(format_table(res))
-    typer.echo(json.dumps(res))
-
-
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.add_typer(model_app, name="model")

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from monitor.records import ScoredItem
+from finsentry.records import ScoredItem
+from finsentry.timeutil import as_utc
 
 KeyId = tuple[str, str]  # (key_type, key)
 BucketId = tuple[str, str, datetime]  # (key_type, key, bucket_start UTC)
@@ -74,11 +75,6 @@ def total(parts: Iterable[Counts]) -> Counts:
     for p in parts:
         out = merge(out, p)
     return out
-
-
-def as_utc(ts: datetime) -> datetime:
-    """Naive datetimes (SQLite reads them back that way) are taken as UTC."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def bucket_start(ts: datetime, width_s: int) -> datetime:

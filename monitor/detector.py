@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from monitor.buckets import ALL, EMPTY, Counts, KeyId, as_utc, merge
-from monitor.records import AlertEvent
+from finsentry.records import AlertEvent
+from finsentry.timeutil import as_utc
+from monitor.buckets import ALL, EMPTY, Counts, KeyId, merge
 
 if TYPE_CHECKING:
     from finsentry.settings import Settings

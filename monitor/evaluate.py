@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 from finsentry.errors import DataError
 from finsentry.logs import get_logger
+from finsentry.records import AlertEvent, ScoredItem
 from finsentry.settings import Settings
-from monitor.buckets import as_utc
-from monitor.records import AlertEvent, ScoredItem
+from finsentry.timeutil import as_utc
 
 log = get_logger(__name__)
 
@@ -229,9 +229,9 @@ def replay_scored(
     """Replay already-classified items (event order) through a fresh store + MonitorService."""
     from prometheus_client import CollectorRegistry
 
-    from monitor.metrics import Metrics
+    from finsentry.metrics import Metrics
     from monitor.service import MonitorService
-    from monitor.store import Store
+    from store import Store
 
     # Alerts go to the throw-away store only: never to the user's webhooks or Alertmanager.
     quiet = settings.model_copy(update={"alert_webhook_urls": [], "alertmanager_url": None})

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
 from finsentry.errors import StoreError, StoreUnavailable
-from monitor.buckets import EMPTY, BucketId, Counts, KeyId, as_utc, merge
-from monitor.store.schema import buckets
+from finsentry.timeutil import as_utc
+from monitor.buckets import EMPTY, BucketId, Counts, KeyId, merge
 from monitor.windows import DEFAULT_WIDTHS_S, WindowSummary, sentiment_index
+from store.schema import buckets
 
 _COUNT_COLS = ("n_negative", "n_neutral", "n_positive", "n_duplicates", "score_sum")
 

@@ -24,16 +24,26 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from finsentry.errors import StoreError
 from finsentry.logs import get_logger
+from finsentry.records import AlertEvent, Evidence, ScoredItem
+from finsentry.timeutil import as_utc
 from monitor import rollup
-from monitor.buckets import ALL, EMPTY, KeyId, Watermark, as_utc, bucket_start, contributions, item_counts, keys_of
+from monitor.buckets import (
+    ALL,
+    EMPTY,
+    KeyId,
+    Watermark,
+    bucket_start,
+    contributions,
+    item_counts,
+    keys_of,
+)
 from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
-from monitor.records import AlertEvent, Evidence, ScoredItem
-from monitor.store.schema import alerts, item_tickers, items
+from store.schema import alerts, item_tickers, items
 
 if TYPE_CHECKING:
+    from finsentry.metrics import Metrics
     from finsentry.settings import Settings
-    from monitor.metrics import Metrics
-    from monitor.store import Store
+    from store import Store
 
 log = get_logger(__name__)
 

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.buckets import EMPTY, Counts, as_utc, merge
+from finsentry.timeutil import as_utc
+from monitor.buckets import EMPTY, Counts, merge
 
 DEFAULT_WIDTHS_S: tuple[int, ...] = (900, 3600, 86_400)  # 15 min, 1 h, 1 day
 

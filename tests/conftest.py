@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ingest.broker import EmbeddedBroker, free_port as _free_port
+from ingest.broker import EmbeddedBroker
+from ingest.broker import free_port as _free_port
 
 PG_ADMIN_URL = os.environ.get("FINSENTRY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -5,8 +5,8 @@ Public API::
     from monitor.alerting import Notifier, verify_signature, webhook_body, SIGNATURE_HEADER
 """
 
+from finsentry.retry import Backoff
 from monitor.alerting.notifier import Notifier
-from monitor.alerting.outbox import Backoff
 from monitor.alerting.payload import (
     ALERTNAME,
     alertmanager_alert,

@@ -11,7 +11,7 @@ alerts_app = typer.Typer(help="Alert delivery: test webhooks.", no_args_is_help=
 
 def sample_event():
     """A clearly labelled sample alert (ticker TEST) for receiver checks."""
-    from monitor.records import AlertEvent, Evidence
+    from finsentry.records import AlertEvent, Evidence
 
     now = datetime.now(UTC).replace(microsecond=0)
     return AlertEvent(

@@ -28,6 +28,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from finsentry.errors import ConfigError, DeliveryError
 from finsentry.logs import get_logger
+from finsentry.metrics import Metrics
+from finsentry.records import AlertEvent, Evidence
+from finsentry.retry import Backoff
+from finsentry.timeutil import as_utc
 from finsentry.settings import Settings
 from monitor.alerting import outbox
 from monitor.alerting.payload import (
@@ -38,9 +42,7 @@ from monitor.alerting.payload import (
     with_ends_at,
 )
 from monitor.alerting.transport import HttpSender, Sender
-from monitor.metrics import Metrics
-from monitor.records import AlertEvent, Evidence
-from monitor.store.schema import alert_outbox, alerts
+from store.schema import alert_outbox, alerts
 
 log = get_logger(__name__)
 
@@ -74,8 +76,8 @@ def event_from_row(row: Any) -> AlertEvent:
         key_type=m["key_type"],
         key=m["key"],
         severity=m["severity"],
-        started_at=outbox.utc(m["started_at"]),
-        resolved_at=outbox.utc(m["resolved_at"]) if m["resolved_at"] is not None else None,
+        started_at=as_utc(m["started_at"]),
+        resolved_at=as_utc(m["resolved_at"]) if m["resolved_at"] is not None else None,
         figures=dict(m["figures"] or {}),
         evidence=tuple(Evidence(e["id"], e["text"], e.get("source"), float(e["score"])) for e in m["evidence"] or []),
     )
@@ -92,7 +94,7 @@ class Notifier:
         clock: Clock | None = None,
         *,
         sender: Sender | None = None,
-        backoff: outbox.Backoff | None = None,
+        backoff: Backoff | None = None,
         rng: random.Random | None = None,
         round_budget_s: float = 2.0,
     ) -> None:
@@ -100,7 +102,7 @@ class Notifier:
         self._metrics = metrics
         self._clock = clock or _utcnow
         self._sender = sender or HttpSender()
-        self._backoff = backoff or outbox.Backoff()
+        self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._round_budget_s = round_budget_s
         self._external_url = settings.external_url

@@ -14,29 +14,15 @@ same target was delivered: resolved never overtakes firing.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 
-from monitor.store.schema import alert_outbox
+from store.schema import alert_outbox
 
 LEASE = timedelta(seconds=60)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: ``min(cap, base * 2**(attempt-1))`` scaled by [1-jitter, 1]."""
-
-    base_s: float = 1.0
-    cap_s: float = 300.0
-    jitter: float = 0.5
-
-    def delay(self, attempt: int, rng: random.Random) -> timedelta:
-        raw = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
-        return timedelta(seconds=raw * (1 - self.jitter * rng.random()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +34,6 @@ class OutboxRow:
     channel: str
     payload: Any
     attempts: int
-
-
-def utc(ts: datetime) -> datetime:
-    """SQLite returns naive datetimes: they are UTC."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def enqueue(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from monitor.records import AlertEvent
+from finsentry.records import AlertEvent
+from finsentry.timeutil import as_utc
 
 ALERTNAME = "NegativeSentimentSpike"
 WEBHOOK_RECEIVER = "finsentry-webhook"
@@ -27,9 +28,7 @@ _MASK = (1 << 64) - 1
 
 def rfc3339(ts: datetime) -> str:
     """UTC RFC 3339 with millisecond precision and a ``Z`` suffix (naive = UTC)."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return as_utc(ts).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:

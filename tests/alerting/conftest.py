@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from finsentry.records import AlertEvent, Evidence
 from finsentry.settings import Settings
-from monitor.records import AlertEvent, Evidence
-from monitor.store.schema import metadata
+from store.schema import metadata
 from tests.alerting.receiver import Receiver
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -10,8 +10,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from finsentry.metrics import Metrics
 from monitor.alerting import Notifier, fingerprint
-from monitor.metrics import Metrics
 from tests.alerting.conftest import firing, make_settings, resolved
 from tests.alerting.receiver import Receiver
 from tests.alerting.servers import needs_alertmanager, start_alertmanager

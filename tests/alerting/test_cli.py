@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from finsentry.cli import app
+from app.cli import app
 from monitor.alerting import SIGNATURE_HEADER, verify_signature
 from tests.alerting.receiver import Receiver, free_port
 

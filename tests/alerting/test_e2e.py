@@ -21,7 +21,12 @@ import pytest
 
 from monitor.alerting import SIGNATURE_HEADER, verify_signature
 from tests.alerting.receiver import Receiver, free_port
-from tests.alerting.servers import needs_alertmanager, needs_prometheus, start_alertmanager, start_prometheus
+from tests.alerting.servers import (
+    needs_alertmanager,
+    needs_prometheus,
+    start_alertmanager,
+    start_prometheus,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "monitor" / "rules" / "finsentry.rules.yml"

@@ -12,8 +12,8 @@ import requests
 from prometheus_client import CollectorRegistry
 
 from finsentry.errors import ConfigError
+from finsentry.metrics import Metrics
 from monitor.exposition import MetricsServer
-from monitor.metrics import Metrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "alerting.md"
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, func, select
 
+from finsentry.metrics import Metrics
 from monitor.alerting import Backoff, Notifier, verify_signature
 from monitor.alerting.signing import SIGNATURE_HEADER
-from monitor.metrics import Metrics
-from monitor.store.schema import alert_outbox, alerts
+from store.schema import alert_outbox, alerts
 from tests.alerting.conftest import T0, firing, make_settings, resolved
 from tests.alerting.receiver import Receiver
 

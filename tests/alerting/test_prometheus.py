@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from finsentry.metrics import Metrics
 from monitor.alerting import fingerprint
 from monitor.exposition import MetricsServer
-from monitor.metrics import Metrics
 from tests.alerting.receiver import Receiver
-from tests.alerting.servers import needs_alertmanager, needs_prometheus, start_alertmanager, start_prometheus
+from tests.alerting.servers import (
+    needs_alertmanager,
+    needs_prometheus,
+    start_alertmanager,
+    start_prometheus,
+)
 
 RULES = Path(__file__).resolve().parents[2] / "monitor" / "rules" / "finsentry.rules.yml"
 

@@ -11,8 +11,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from finsentry.metrics import Metrics
 from monitor.alerting import Notifier
-from monitor.metrics import Metrics
 from tests.alerting.conftest import T0, firing, make_settings, resolved
 
 AM = "http://am.test:9093"

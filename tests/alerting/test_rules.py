@@ -11,7 +11,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics import Metrics
+from finsentry.metrics import Metrics
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "monitor" / "rules"
 RULES = RULES_DIR / "finsentry.rules.yml"

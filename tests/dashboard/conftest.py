@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from dashboard.seed import SeedSummary, seed_store
-from monitor.store.schema import metadata
+from store.schema import metadata
+from tests.support.seed import SeedSummary, seed_store
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 SEEDED_ITEMS = 20_000

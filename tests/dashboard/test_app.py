@@ -205,8 +205,8 @@ def test_alert_banners_put_critical_and_whole_stream_first(monkeypatch: pytest.M
 
     from sqlalchemy import insert
 
-    from dashboard.seed import seed_store
-    from monitor.store.schema import alerts
+    from store.schema import alerts
+    from tests.support.seed import seed_store
 
     url = f"sqlite:///{tmp_path / 'many.db'}"
     engine = create_engine(url)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, insert
 
-from dashboard.seed import seed_store
-from monitor.store.schema import pipeline_health
+from store.schema import pipeline_health
+from tests.support.seed import seed_store
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

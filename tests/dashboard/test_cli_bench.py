@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from dashboard.bench import _percentile, run_render_bench
+from app.cli import app
+from bench.dashboard import _percentile, run_render_bench
 from dashboard.cli import absolute_store_url, streamlit_command
-from finsentry.cli import app
 
 
 def test_dashboard_command_is_registered() -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
 from dashboard import queries as q
-from dashboard.seed import seed_store
 from tests.dashboard.conftest import APP
+from tests.support.seed import seed_store
 
 ADMIN_URL = os.environ.get("FINSENTRY_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 N, SPAN = 4000, timedelta(days=2)

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select, text
 from dashboard import queries as q
 from dashboard.timerange import bin_seconds, window
 from finsentry.errors import StoreUnavailable
-from monitor.store.schema import items, metadata
+from store.schema import items, metadata
 
 
 @pytest.fixture(scope="module")

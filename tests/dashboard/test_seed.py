@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from dashboard.seed import DEFAULT_END, generate, rollups
+from tests.support.seed import DEFAULT_END, generate, rollups
 
 
 def test_rollups_count_unique_scored_items_once() -> None:

@@ -17,11 +17,11 @@ from sqlalchemy import create_engine
 from streamlit.testing.v1 import AppTest
 
 from dashboard import queries as q
+from finsentry.metrics import Metrics
+from finsentry.records import ScoredItem
 from finsentry.settings import Settings
-from monitor.metrics import Metrics
-from monitor.records import ScoredItem
 from monitor.service import MonitorService
-from monitor.store import Store
+from store import Store
 from tests.dashboard.conftest import APP
 
 T0 = datetime(2023, 3, 10, 9, 0, tzinfo=UTC)

@@ -7,16 +7,16 @@ import threading
 from functools import partial
 
 from finsentry.errors import StoreError, StoreUnavailable
+from finsentry.metrics import Metrics
 from ingest.contract import encode
 from ingest.kafka_io import ConsumerConfig, Record, Sink, Source
 from ingest.languages import LanguageDetector, ModelRouter
 from ingest.service import IngestService, LoopConfig
-from monitor.metrics import Metrics
-from monitor.store import Store
+from store import Store
 from tests.ingest.harness import consume_all, count_items, produce, wait_until
 from tests.ingest.payloads import valid
 from tests.ingest.test_units import FakeModel
-from tests.ingest.twins import MemorySink, MemorySource
+from tests.support.twins import MemorySink, MemorySource
 
 
 class RefusingStore(Store):
@@ -259,7 +259,7 @@ def test_rebalance_finishes_the_batch_in_flight_before_giving_partitions_up(sqli
 
 
 def test_overlap_auto_is_on_only_with_a_cuda_model():
-    from ingest.app import _overlap
+    from app.root import _overlap
 
     class M:
         def __init__(self, provider):

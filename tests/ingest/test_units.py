@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 from ingest.kafka_io import Record
 from ingest.languages import LanguageDetector, ModelRouter, normalize_lang
 from ingest.produce import read_rows, schedule
-from ingest.records import dlq_headers, first_offsets, next_offsets, scored_item, scored_payload, triage
+from ingest.records import (
+    dlq_headers,
+    first_offsets,
+    next_offsets,
+    scored_item,
+    scored_payload,
+    triage,
+)
 
 NOW = datetime(2023, 3, 10, 15, tzinfo=UTC)
 

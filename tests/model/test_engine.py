@@ -5,8 +5,7 @@ import onnxruntime as ort
 import pytest
 
 from finsentry.errors import ConfigError
-from model import Prediction, load_classifier
-from model import engine
+from model import Prediction, engine, load_classifier
 from model.engine import choose_provider, clean_text
 
 SENTENCES = [

@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from finsentry.cli import app
+from app.cli import app
 
 
 def test_eval_cli_reports_metrics_and_skipped_rows(tmp_path, shipped):

@@ -10,9 +10,9 @@ import random
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from finsentry.records import ScoredItem
 from monitor.buckets import BucketTable, Counts, KeyId
 from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
-from monitor.records import ScoredItem
 
 T0 = datetime(2024, 1, 8, 0, 0, tzinfo=UTC)
 TOPICS = ("Earnings", "Banks", "Tech", "Energy", "Macro")

@@ -11,13 +11,14 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
+from finsentry.metrics import Metrics
+from finsentry.records import ScoredItem
 from finsentry.settings import Settings
 from monitor import rollup
-from monitor.metrics import Metrics
-from monitor.records import ScoredItem
 from monitor.service import MonitorService
-from monitor.store import Store
-from monitor.store.schema import alerts, items as items_table
+from store import Store
+from store.schema import alerts
+from store.schema import items as items_table
 from tests.monitor.synthetic import T0, item, stream
 
 ONSET = 150  # minutes of calm history before the burst

@@ -1,4 +1,4 @@
-"""`finsentry bench` orchestration: sections as data, targets, the table, results.json.
+"""`python -m bench` orchestration: sections as data, targets, the table, results.json.
 
 No wall-clock figure is asserted here (benchmarks report, tests check the plumbing)."""
 
@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from finsentry import bench
-from finsentry.cli import app
-from finsentry.consumer_bench import descendants, load_texts, rss_bytes, stored_items, tree_rss_bytes
+from bench import run as bench
+from bench.consumer import (
+    descendants,
+    load_texts,
+    rss_bytes,
+    stored_items,
+    tree_rss_bytes,
+)
+
+app = typer.Typer()  # what `python -m bench` runs
+app.command()(bench.bench_command)
 
 
 def _metric(key: str) -> bench.Metric:
@@ -97,7 +106,7 @@ def test_section_result_turns_outcomes_into_data(monkeypatch: pytest.MonkeyPatch
 
 def test_run_section_in_a_child_process_reports_unknown_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     """The child entry point prints one JSON outcome; a bad section name is an error, not a crash."""
-    out = subprocess.run([sys.executable, "-m", "finsentry.bench", "nope"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "bench.run", "nope"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode != 0 and "usage" in out.stderr
     outcome = bench.run_section("consumer", timeout_s=0.01)  # far too short: reported, not raised
@@ -108,13 +117,13 @@ def test_bench_command_prints_one_table_and_writes_json(tmp_path: Path, monkeypa
     canned: dict[str, dict[str, Any]] = {
         "model": {"status": "ok", "result": {"speedup": 6.1, "engine_texts_per_s": 610.0,
                                              "baseline_texts_per_s": 100.0, "int8_accuracy_drop": 0.2}},
-        "e2e": {"status": bench.NOT_AVAILABLE, "reason": "ingest.bench.run_e2e_bench: no module"},
+        "e2e": {"status": bench.NOT_AVAILABLE, "reason": "bench.e2e.run_e2e_bench: no module"},
         "consumer": {"status": "ok", "result": _ok_section()},
     }
     calls: list[str] = []
     monkeypatch.setattr(bench, "run_section", lambda name, timeout_s: calls.append(name) or canned[name])
     out = tmp_path / "bench" / "results.json"
-    result = CliRunner().invoke(app, ["bench", "--only", "model", "--only", "e2e", "--only", "consumer",
+    result = CliRunner().invoke(app, ["--only", "model", "--only", "e2e", "--only", "consumer",
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert calls == ["model", "e2e", "consumer"]
@@ -131,7 +140,7 @@ def test_bench_command_prints_one_table_and_writes_json(tmp_path: Path, monkeypa
 
 
 def test_bench_command_rejects_unknown_sections() -> None:
-    result = CliRunner().invoke(app, ["bench", "--only", "nope"])
+    result = CliRunner().invoke(app, ["--only", "nope"])
     assert result.exit_code != 0
 
 
@@ -180,7 +189,7 @@ def _model_available() -> bool:
 @pytest.mark.skipif(not _model_available(), reason="no shipped model yet (model/shipped) and no FINSENTRY_MODEL_PATH")
 def test_consumer_measurement_end_to_end(tmp_path: Path) -> None:
     """A real `finsentry run` on a real Tansu broker: every item stored, RSS sampled, clean SIGTERM exit."""
-    from finsentry.consumer_bench import measure_service, tansu_broker
+    from bench.consumer import measure_service, tansu_broker
 
     texts = load_texts(120)
     with tansu_broker(tmp_path / "broker.log") as bootstrap:

@@ -17,7 +17,16 @@ from sqlalchemy.engine import make_url
 
 from finsentry.configref import env_vars
 from finsentry.settings import Settings
-from tests.ship.compose_model import DOCKER, ROOT, env, flag, host_port, interpolate, listen_port, published
+from tests.ship.compose_model import (
+    DOCKER,
+    ROOT,
+    env,
+    flag,
+    host_port,
+    interpolate,
+    listen_port,
+    published,
+)
 
 FINSENTRY_SERVICES = ("consumer", "dashboard", "consumer-gpu")
 _FINSENTRY_VAR = re.compile(r"FINSENTRY_[A-Z0-9_]+")
@@ -168,7 +177,7 @@ def test_commands_and_flags_exist_in_the_cli(services: dict[str, Any], name: str
     """What compose runs in the finsentry image is a real subcommand with real options."""
     import typer.main
 
-    from finsentry.cli import app
+    from app.cli import app
 
     root = typer.main.get_command(app)
     argv = interpolate(services[name]["command"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from finsentry.cli import app
+from app.cli import app
 from finsentry.configref import env_var, render_markdown, render_readme_block, type_name
 from finsentry.settings import Settings
 from tests.ship.compose_model import ROOT

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from finsentry.errors import StoreUnavailable
-from monitor.records import ScoredItem
-from monitor.store import DeadLetter, Store
-from monitor.store.schema import item_tickers, items
+from finsentry.records import ScoredItem
+from store import DeadLetter, Store
+from store.schema import item_tickers, items
 
 T0 = datetime(2023, 3, 10, 14, 0, tzinfo=UTC)
 

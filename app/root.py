@@ -14,13 +14,20 @@ from typing import Any
 
 from finsentry.errors import BrokerError, StoreUnavailable
 from finsentry.logs import configure, get_logger
+from finsentry.metrics import Metrics
+from finsentry.retry import retry_until
 from finsentry.settings import Settings
 from ingest.broker import EmbeddedBroker
-from ingest.kafka_io import FETCH_MAX_WAIT_MS, ConsumerConfig, Sink, Source, ensure_topics
+from ingest.kafka_io import (
+    FETCH_MAX_WAIT_MS,
+    ConsumerConfig,
+    Sink,
+    Source,
+    ensure_topics,
+)
 from ingest.languages import LanguageDetector, ModelRouter
 from ingest.service import IngestService, LoopConfig, Monitor
-from monitor.metrics import Metrics
-from monitor.store import Store
+from store import Store
 
 log = get_logger(__name__)
 
@@ -42,25 +49,6 @@ class Running:
             except Exception as exc:  # noqa: BLE001 - best effort at shutdown
                 log.warning("shutdown.step_failed", error=str(exc))
         self.closers.clear()
-
-
-def _retry(what: str, fn: Callable[[], Any], stop: threading.Event, exc_types: tuple[type[Exception], ...],
-           initial: float = 0.5, maximum: float = 10.0) -> Any:
-    """Call ``fn`` until it works (or ``stop``), logging one line when it starts and stops failing."""
-    delay, failing = initial, False
-    while True:
-        try:
-            out = fn()
-            if failing:
-                log.info(f"{what}.reachable")
-            return out
-        except exc_types as exc:
-            if not failing:
-                log.warning(f"{what}.unreachable", error=str(exc), retry="with backoff")
-                failing = True
-            if stop.wait(delay):
-                raise
-            delay = min(maximum, delay * 2)
 
 
 def load_monitor(settings: Settings, store: Store, metrics: Metrics) -> Monitor:
@@ -85,7 +73,7 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Calla
             log.info("broker.embedded", bootstrap=bootstrap,
                      note="no FINSENTRY_KAFKA_BOOTSTRAP given: started an in-memory Tansu broker")
         topics = [*settings.topic, settings.dlq_topic, settings.output_topic]
-        _retry("kafka", partial(ensure_topics, bootstrap, topics, settings.topic_partitions), stop, (BrokerError,))
+        retry_until("kafka", partial(ensure_topics, bootstrap, topics, settings.topic_partitions), stop, (BrokerError,))
 
         if classifier_loader is None:
             from model import load_classifier
@@ -93,7 +81,7 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Calla
             classifier_loader = partial(_load_model, load_classifier, settings)
         router = ModelRouter(settings.language_models, classifier_loader, settings.model_path)
 
-        store = _retry("store", partial(Store, settings.store_url), stop, (StoreUnavailable,))
+        store = retry_until("store", partial(Store, settings.store_url), stop, (StoreUnavailable,))
         closers.append(store.close)
 
         metrics = Metrics()

@@ -3,10 +3,10 @@
 Sections, each run in a fresh Python process (so torch loaded by the baseline never shares threads
 with the ONNX engine of another section, and one crash cannot take the others down):
 
-    model      engine vs the transformers-pipeline baseline   model.bench.run_bench()
-    e2e        Kafka -> classified -> stored, vs engine only   ingest.bench.run_e2e_bench()
-    dashboard  full page render with 1M stored items            dashboard.bench.run_render_bench()
-    consumer   service RSS and time to first scored item       finsentry.consumer_bench.run_consumer_bench()
+    model      engine vs the transformers-pipeline baseline   bench.model.run_bench()
+    e2e        Kafka -> classified -> stored, vs engine only   bench.e2e.run_e2e_bench()
+    dashboard  full page render with 1M stored items            bench.dashboard.run_render_bench()
+    consumer   service RSS and time to first scored item       bench.consumer.run_consumer_bench()
 
 A section whose module is not there yet is reported as "not available". Figures are printed beside
 their targets; nothing here fails on a missed target (tests never assert wall-clock times).
@@ -32,10 +32,10 @@ import typer
 
 SECTIONS: dict[str, tuple[str, str, str]] = {
     # name: (module, function, what)
-    "model": ("model.bench", "run_bench", "Engine vs baseline pipeline"),
-    "e2e": ("ingest.bench", "run_e2e_bench", "End-to-end Kafka -> store"),
-    "dashboard": ("dashboard.bench", "run_render_bench", "Dashboard render, 1M items"),
-    "consumer": ("finsentry.consumer_bench", "run_consumer_bench", "Consumer footprint"),
+    "model": ("bench.model", "run_bench", "Engine vs baseline pipeline"),
+    "e2e": ("bench.e2e", "run_e2e_bench", "End-to-end Kafka -> store"),
+    "dashboard": ("bench.dashboard", "run_render_bench", "Dashboard render, 1M items"),
+    "consumer": ("bench.consumer", "run_consumer_bench", "Consumer footprint"),
 }
 NOT_AVAILABLE = "not available"
 
@@ -145,7 +145,7 @@ def _section_result(name: str) -> dict[str, Any]:
 
 def run_section(name: str, timeout_s: float) -> dict[str, Any]:
     """Run one section in a child Python; its last stdout line is the JSON outcome."""
-    cmd = [sys.executable, "-m", "finsentry.bench", name]
+    cmd = [sys.executable, "-m", "bench.run", name]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                               cwd=Path(__file__).resolve().parents[1])
@@ -220,7 +220,7 @@ def bench_command(
 
 
 if __name__ == "__main__":
-    # Child-process entry of one section: `python -m finsentry.bench SECTION` -> one JSON line.
+    # Child-process entry of one section: `python -m bench.run SECTION` -> one JSON line.
     if len(sys.argv) != 2 or sys.argv[1] not in SECTIONS:
-        sys.exit(f"usage: python -m finsentry.bench {{{','.join(SECTIONS)}}}")
+        sys.exit(f"usage: python -m bench.run {{{','.join(SECTIONS)}}}")
     sys.stdout.write(json.dumps(_section_result(sys.argv[1]), default=str) + "\n")

@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         output_topic: str = typer.Option(None, "--output-topic", help="Scored-items topic ('' = none)."),
     ) -> None:
         """Run the consumer service (Kafka -> classify -> store -> monitor -> commit)."""
-        from ingest.app import run
+        from app.root import run
 
         try:
             s = _settings(kafka_bootstrap=bootstrap, topic=topic, group=group, store_url=store,
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object (last line)."),
     ) -> None:
         """Counts of stored items, labels, dead letters, alerts and the last item time."""
-        from monitor.store import Store
+        from store import Store
 
         try:
             st = Store(_settings(store_url=store).store_url).status()
@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(0, "--limit", help="Send only the first N rows."),
     ) -> None:
         """Publish a news file to Kafka with a progress bar."""
-        from ingest.demo import stream_path
+        from app.demo import stream_path
         from ingest.kafka_io import Sink, ensure_topics
         from ingest.produce import produce, read_rows
 
@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
         no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not start the dashboard."),
     ) -> None:
         """The main job: embedded broker + service + metrics + dashboard + replay of a real news stream."""
-        from ingest.demo import run_demo
+        from app.demo import run_demo
 
         try:
             s = _settings(store_url=store, metrics_port=metrics_port, log_format="console")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import typer
 
+from app.commands import register as register_ingest
 from dashboard.cli import register as register_dashboard
-from finsentry.bench import bench_command
 from finsentry.configref import config_command
-from ingest.cli import register as register_ingest
 from model.cli import register as register_model
 from monitor.cli import register as register_monitor
 
@@ -41,7 +40,6 @@ register_model(app)
 register_monitor(app)
 register_dashboard(app)
 app.command("config")(config_command)
-app.command("bench")(bench_command)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """A realistic, deterministic store for the dashboard's tests and render benchmark.
 
-``seed_store(engine, n_items)`` writes, through ``monitor.store.schema``: items (with
+``seed_store(engine, n_items)`` writes, through ``store.schema``: items (with
 syndicated copies and items in a language no model covers), ``item_tickers``, 1-minute
 ``buckets`` consistent with those items (the service's semantics: unique scored items in
 ``n_*``, copies in ``n_duplicates``, unscored items kept out), negative-spike episodes with
@@ -26,8 +26,16 @@ import pandas as pd
 from sqlalchemy import JSON, DateTime, Engine, Table, create_engine, event, insert
 
 from finsentry.logs import get_logger
-from monitor.store import schema
-from monitor.store.schema import alert_outbox, alerts, buckets, item_tickers, items, metadata, pipeline_health
+from store import schema
+from store.schema import (
+    alert_outbox,
+    alerts,
+    buckets,
+    item_tickers,
+    items,
+    metadata,
+    pipeline_health,
+)
 
 log = get_logger(__name__)
 
@@ -387,7 +395,7 @@ def seed_store(engine: Engine, n_items: int = 20_000, end: datetime = DEFAULT_EN
     _bulk(engine, alert_outbox, outbox_rows)
     _bulk(engine, pipeline_health, _health_rows(df, end))
     _bulk(engine, schema.meta, [{"key": "schema_version", "value": str(schema.SCHEMA_VERSION)},
-                                {"key": "seeded_by", "value": f"dashboard.seed v{SEED_VERSION} seed={seed}"}])
+                                {"key": "seeded_by", "value": f"tests.support.seed v{SEED_VERSION} seed={seed}"}])
     summary = SeedSummary(
         n_items=len(df), n_scored=int(df["label_name"].notna().sum()), n_unscored=int(df["label_name"].isna().sum()),
         n_duplicates=int(df["duplicate_of"].notna().sum()), n_buckets=len(roll), n_alerts=len(alert_rows),

@@ -25,8 +25,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from finsentry.errors import ConfigError, StoreError, StoreUnavailable
 from finsentry.logs import get_logger
-from monitor.records import ScoredItem
-from monitor.store.schema import (
+from finsentry.records import ScoredItem
+from finsentry.timeutil import as_utc
+from store.schema import (
     SCHEMA_VERSION,
     alerts,
     dead_letters,
@@ -53,9 +54,7 @@ class DeadLetter:
 
 
 def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    return None if dt is None else as_utc(dt)
 
 
 def item_row(it: ScoredItem) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import sys
 import threading
 from pathlib import Path
 
+from app.root import build, install_signal_handlers
 from finsentry.logs import configure, get_logger
 from finsentry.settings import Settings
-from ingest.app import build, install_signal_handlers
 from ingest.broker import EmbeddedBroker
 from ingest.kafka_io import Sink
 from ingest.produce import BUNDLED, produce, read_rows

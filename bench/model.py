@@ -75,7 +75,7 @@ def _baseline_side(checkpoint: Path, texts: list[str], threads: int) -> dict:
 
 def run_bench(model_path: str | Path | None = None, checkpoint: str | Path = "artifacts/train", threads: int = 2) -> dict:
     """Measure engine (subprocess) then baseline (here); returns the result dict."""
-    code = ("import json,sys; from model.bench import _engine_side; "
+    code = ("import json,sys; from bench.model import _engine_side; "
             f"print(json.dumps(_engine_side({str(model_path) if model_path else None!r}, {threads})))")
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,

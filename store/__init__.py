@@ -1,5 +1,5 @@
 """The store (SQLite WAL or PostgreSQL): schema in ``schema``, reads/writes in ``store``."""
 
-from monitor.store.store import DeadLetter, Store, make_engine
+from store.sql import DeadLetter, Store, make_engine
 
 __all__ = ["DeadLetter", "Store", "make_engine"]

@@ -1,0 +1,1 @@
+"""Test-only helpers built on the production code: seeders, in-memory twins."""
