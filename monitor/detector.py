@@ -16,9 +16,10 @@ bucket counts, never the wall clock, so replaying a stream gives the same alerts
   ``min_blocks`` blocks the key borrows the whole-stream baseline, shrunk towards its own
   pooled history older than ``window_max`` (a new name's first items are the story itself):
   ``p0 = (k_h + m p_all) / (n_h + m)`` with ``m = PRIOR_ITEMS``.
-* **Score.** ``z = sign(p - p0) sqrt(D) / sqrt(phi)``: ``D`` the binomial deviance of ``k``
-  negatives in ``n`` items against ``p0`` (signed-root likelihood ratio: close to normal in
-  the tail, unlike the Wald z) and ``phi = 1 + n tau^2 / (p0 (1 - p0))`` the over-dispersion.
+* **Score.** ``z = -Phi^-1(P)`` with ``P`` the exact upper mid-p tail ``P(X > k) + P(X = k)/2`` of
+  ``k`` negatives in ``n`` items under a beta-binomial with mean ``p0`` and share variance
+  ``p0 (1 - p0) / n + tau^2`` (:func:`monitor.stats.spike_score`); the window is also tested at
+  longer multiples (``WINDOW_SCALES``) and the strongest window that could fire sets ``z``.
 * **Decision.** Fire when ``z >= z_on`` and ``p - p0 >= min_delta`` and ``k >= min_negative``
   and the key is out of its cooldown; critical when ``z >= z_critical`` (an episode may
   escalate once). Resolve once ``z < z_off`` has held for ``resolve_s``; then the key is
@@ -31,8 +32,6 @@ bucket counts, never the wall clock, so replaying a stream gives the same alerts
 from __future__ import annotations
 
 import bisect
-import math
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,16 +39,16 @@ from typing import TYPE_CHECKING, Literal
 
 from finsentry.records import AlertEvent
 from finsentry.timeutil import as_utc
-from monitor.buckets import ALL, EMPTY, Counts, KeyId, merge
+from monitor.buckets import ALL, Counts, KeyId
+from monitor.episodes import Episode, KeyState, Severity, alert_id_for
+from monitor.history import KeyHistory
+from monitor.stats import Baseline, baseline_from_blocks, spike_score
 
 if TYPE_CHECKING:
     from finsentry.settings import Settings
 
 WINDOW_SCALES = (1, 2, 4, 16, 64)  # the adaptive window and longer multiples are all tested
 PRIOR_ITEMS = 50  # strength (in items) of the whole-stream prior for keys with little history
-_P_CLIP = (0.005, 0.995)
-
-Severity = Literal["warning", "critical"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +98,6 @@ class DetectorConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Baseline:
-    share: float
-    noise: float  # tau: extra-binomial standard deviation of the share
-    blocks: int  # blocks of the key's own history used (0 = borrowed prior only)
-    source: Literal["own", "prior"]
-
-
-@dataclass(frozen=True, slots=True)
 class Evaluation:
     """One test of one key at one closed bucket (what the gauges show)."""
 
@@ -140,233 +131,6 @@ class Evaluation:
         }
 
 
-class KeyHistory:
-    """Closed bucket counts of one key (sparse), with absolute block sums kept incrementally."""
-
-    def __init__(self, bucket_s: int, block_s: int) -> None:
-        self.bucket_s = bucket_s
-        self.block_s = block_s
-        self.starts: list[datetime] = []
-        self.counts: dict[datetime, Counts] = {}
-        self.blocks: dict[int, Counts] = {}
-        # Baselines only read whole blocks before the window: cache them per last block and
-        # forget the cache when an older block changes (late items, refreshes).
-        self.baseline_cache: dict[int, object] = {}
-
-    def _block(self, ts: datetime) -> int:
-        return int(ts.timestamp()) // self.block_s
-
-    def _touch(self, block: int) -> None:
-        if self.baseline_cache and block <= max(self.baseline_cache):
-            self.baseline_cache.clear()
-
-    def put(self, ts: datetime, c: Counts) -> None:
-        self._touch(self._block(ts))
-        old = self.counts.get(ts)
-        if old is None:
-            bisect.insort(self.starts, ts)
-        else:
-            b = self._block(ts)
-            self.blocks[b] = _sub(self.blocks[b], old)
-        self.counts[ts] = c
-        b = self._block(ts)
-        self.blocks[b] = merge(self.blocks.get(b, EMPTY), c)
-
-    def drop(self, ts: datetime) -> None:
-        old = self.counts.pop(ts, None)
-        if old is None:
-            return
-        self._touch(self._block(ts))
-        self.starts.pop(bisect.bisect_left(self.starts, ts))
-        b = self._block(ts)
-        self.blocks[b] = _sub(self.blocks[b], old)
-
-    def replace_range(self, start: datetime, end: datetime, fresh: Mapping[datetime, Counts]) -> None:
-        """Make ``[start, end)`` equal to ``fresh`` (a re-read from the store)."""
-        lo = bisect.bisect_left(self.starts, start)
-        hi = bisect.bisect_left(self.starts, end)
-        for ts in self.starts[lo:hi]:
-            if ts not in fresh:
-                self.drop(ts)
-        for ts, c in fresh.items():
-            if start <= ts < end and self.counts.get(ts) != c:
-                self.put(ts, c)
-
-    def prune(self, before: datetime) -> None:
-        cut = bisect.bisect_left(self.starts, before)
-        for ts in self.starts[:cut]:
-            self.drop(ts)
-
-    def window(self, end: datetime, cfg: DetectorConfig) -> tuple[datetime, Counts, bool]:
-        """(window start, counts, enough volume) for the trailing window ending at ``end``."""
-        wmin = end - timedelta(seconds=cfg.window_min_s)
-        wmax = end - timedelta(seconds=cfg.window_max_s)
-        i = bisect.bisect_left(self.starts, end) - 1
-        acc = EMPTY
-        start = wmin
-        while i >= 0 and self.starts[i] >= wmin:
-            acc = merge(acc, self.counts[self.starts[i]])
-            i -= 1
-        while acc.total < cfg.min_items and i >= 0 and self.starts[i] >= wmax:
-            start = self.starts[i]
-            acc = merge(acc, self.counts[start])
-            i -= 1
-        return start, acc, acc.total >= cfg.min_items
-
-    def sum_range(self, start: datetime, end: datetime) -> Counts:
-        lo = bisect.bisect_left(self.starts, start)
-        hi = bisect.bisect_left(self.starts, end)
-        neg = neu = pos = dup = 0
-        score = 0.0
-        counts = self.counts
-        for ts in self.starts[lo:hi]:  # plain ints: this is the detector's innermost loop
-            c = counts[ts]
-            neg += c.n_negative
-            neu += c.n_neutral
-            pos += c.n_positive
-            dup += c.n_duplicates
-            score += c.score_sum
-        return Counts(neg, neu, pos, dup, score)
-
-    def block_shares(
-        self, before: datetime, cfg: DetectorConfig
-    ) -> tuple[list[float], list[int], Counts, int]:
-        """Shares and sizes of qualifying whole blocks before ``before`` within the baseline,
-        and the pooled counts of the blocks older than ``before - window_max`` (the key's
-        settled history, for the prior of young keys)."""
-        last = self._block(before) - 1  # the block holding ``before`` overlaps the window
-        first = last - cfg.baseline_s // cfg.block_s + 1
-        shares: list[float] = []
-        sizes: list[int] = []
-        pooled = EMPTY
-        settled = self._block(before - timedelta(seconds=cfg.window_max_s))
-        for j in range(first, last + 1):
-            c = self.blocks.get(j)
-            if c is None or c.total == 0:
-                continue
-            if j < settled:
-                pooled = merge(pooled, c)
-            if c.total >= cfg.block_min_items:
-                shares.append(c.negative_share)
-                sizes.append(c.total)
-        return shares, sizes, pooled
-
-
-def _sub(a: Counts, b: Counts) -> Counts:
-    return Counts(
-        a.n_negative - b.n_negative,
-        a.n_neutral - b.n_neutral,
-        a.n_positive - b.n_positive,
-        a.n_duplicates - b.n_duplicates,
-        a.score_sum - b.score_sum,
-    )
-
-
-def _log_pmf(x: int, n: int, p0: float, rho: float) -> float:
-    """log P(X = x): beta-binomial with mean ``p0`` and intra-class correlation ``rho``
-    (``rho`` ~ 0: plain binomial)."""
-    log_choose = math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1)
-    if rho < 1e-9:
-        return log_choose + x * math.log(p0) + (n - x) * math.log1p(-p0)
-    ab = 1 / rho - 1
-    a, b = p0 * ab, (1 - p0) * ab
-    return (
-        log_choose
-        + math.lgamma(x + a) + math.lgamma(n - x + b) - math.lgamma(n + ab)
-        - math.lgamma(a) - math.lgamma(b) + math.lgamma(ab)
-    )  # fmt: skip
-
-
-def upper_tail(k: int, n: int, p0: float, rho: float) -> float:
-    """P(X >= k) under the (beta-)binomial: one log-pmf at ``k``, then the pmf ratio upwards."""
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    term = 1.0
-    total = 1.0
-    if rho < 1e-9:
-        odds = p0 / (1 - p0)
-        step = lambda x: (n - x) / (x + 1) * odds  # noqa: E731 - P(x+1)/P(x)
-    else:
-        ab = 1 / rho - 1
-        a, b = p0 * ab, (1 - p0) * ab
-        step = lambda x: (n - x) / (x + 1) * (x + a) / (n - x - 1 + b)  # noqa: E731
-    for x in range(k, n):
-        term *= step(x)
-        total += term
-        if term < total * 1e-15:
-            break
-    return min(1.0, math.exp(_log_pmf(k, n, p0, rho)) * total)
-
-
-_NORMAL = statistics.NormalDist()
-
-
-def spike_score(k: int, n: int, p0: float, noise: float) -> float:
-    """How surprising ``k`` negatives of ``n`` are against baseline share ``p0``, as a z value.
-
-    The exact upper mid-p tail ``P(X > k) + P(X = k)/2`` of a beta-binomial whose share has mean ``p0`` and
-    variance ``p0(1-p0)/n + noise^2`` (binomial sampling plus the baseline's over-dispersion),
-    mapped to the standard normal scale: ``z = -Phi^-1(P)``. Exact tails keep small windows
-    honest (a Wald z overstates 10 of 20 against 15 % by an order of magnitude).
-    """
-    p0 = min(max(p0, _P_CLIP[0]), _P_CLIP[1])
-    if n <= 0 or k <= n * p0:
-        return 0.0  # at or below the baseline: no evidence of a spike
-    rho = min(0.5, noise * noise / (p0 * (1 - p0)))
-    # mid-p: P(X > k) + P(X = k) / 2, the usual correction of a discrete test's conservatism
-    tail = upper_tail(k, n, p0, rho) - 0.5 * math.exp(_log_pmf(k, n, p0, rho))
-    return max(0.0, -_NORMAL.inv_cdf(min(max(tail, 1e-300), 0.5)))
-
-
-def baseline_from_blocks(shares: list[float], sizes: list[int], noise_floor: float, trim: float = 0.1) -> Baseline:
-    """Trimmed pooled share and Pearson over-dispersion of the history blocks.
-
-    Blocks are ranked by share and the top and bottom ``trim`` fraction dropped (an earlier
-    spike cannot lift the baseline; unlike a median of block shares, which sits at 0 for
-    sparse keys whose blocks mostly hold no negative at all). ``p0 = sum k / sum n`` over the
-    kept blocks; ``phi = sum n_j (s_j - p0)^2 / (p0 (1 - p0) (J - 1))`` is the Pearson
-    dispersion, and ``tau^2 = (phi - 1) / (mean n - 1) * p0 (1 - p0)`` the extra variance of
-    the share beyond binomial sampling (beta-binomial moment match), floored at noise_floor^2.
-    """
-    order = sorted(range(len(shares)), key=lambda j: (shares[j], j))
-    cut = round(len(order) * trim)
-    kept = order[cut : len(order) - cut] if len(order) - 2 * cut >= 2 else order
-    n_tot = sum(sizes[j] for j in kept)
-    k_tot = sum(shares[j] * sizes[j] for j in kept)
-    p0 = k_tot / n_tot if n_tot else 0.0
-    pc = min(max(p0, _P_CLIP[0]), _P_CLIP[1])
-    tau2 = noise_floor**2
-    if len(kept) >= 2:
-        chi2 = sum(sizes[j] * (shares[j] - p0) ** 2 for j in kept) / (pc * (1 - pc))
-        phi = chi2 / (len(kept) - 1)
-        n_bar = n_tot / len(kept)
-        if n_bar > 1 and phi > 1:
-            tau2 = max(tau2, (phi - 1) / (n_bar - 1) * pc * (1 - pc))
-    return Baseline(p0, math.sqrt(tau2), len(shares), "own")
-
-
-@dataclass(slots=True)
-class _Episode:
-    alert_id: str
-    onset: datetime
-    severity: Severity
-    below_since: datetime | None = None
-    last: Evaluation | None = None
-
-
-@dataclass(slots=True)
-class _KeyState:
-    episode: _Episode | None = None
-    quiet_until: datetime | None = None
-    last: Evaluation | None = None
-
-
-def alert_id_for(key: KeyId, onset: datetime) -> str:
-    return f"{key[0]}:{key[1]}:{as_utc(onset).strftime('%Y-%m-%dT%H:%M:%SZ')}"
-
-
 @dataclass
 class SpikeDetector:
     """Holds per-key history and episode state; :meth:`advance` is the only driver."""
@@ -375,7 +139,7 @@ class SpikeDetector:
 
     def __post_init__(self) -> None:
         self.histories: dict[KeyId, KeyHistory] = {}
-        self.states: dict[KeyId, _KeyState] = {}
+        self.states: dict[KeyId, KeyState] = {}
         self.closed_end: datetime | None = None
 
     # --- state ---------------------------------------------------------------------------
@@ -385,7 +149,7 @@ class SpikeDetector:
     def history(self, key: KeyId) -> KeyHistory:
         h = self.histories.get(key)
         if h is None:
-            h = self.histories[key] = KeyHistory(self.config.bucket_s, self.config.block_s)
+            h = self.histories[key] = KeyHistory(self.config.block_s)
         return h
 
     def load(self, key: KeyId, series: Mapping[datetime, Counts], start: datetime, end: datetime) -> None:
@@ -394,15 +158,11 @@ class SpikeDetector:
 
     def restore_episode(self, key: KeyId, onset: datetime, severity: Severity) -> None:
         """Resume an episode that was firing before a restart (no second onset for it)."""
-        state = self.states.setdefault(key, _KeyState())
-        state.episode = _Episode(alert_id_for(key, onset), as_utc(onset), severity)
+        state = self.states.setdefault(key, KeyState())
+        state.episode = Episode(alert_id_for(key, onset), as_utc(onset), severity)
 
     def active_keys(self) -> list[KeyId]:
         return sorted(k for k, s in self.states.items() if s.episode is not None)
-
-    def last_evaluation(self, key: KeyId) -> Evaluation | None:
-        s = self.states.get(key)
-        return s.last if s else None
 
     def prune(self) -> None:
         if self.closed_end is None:
@@ -420,9 +180,9 @@ class SpikeDetector:
     def baseline(self, key: KeyId, window_start: datetime) -> Baseline | None:
         cfg = self.config
         hist = self.history(key)
-        last = hist._block(window_start) - 1
+        last = hist.block_of(window_start) - 1
         if last in hist.baseline_cache:
-            return hist.baseline_cache[last]  # type: ignore[return-value]
+            return hist.baseline_cache[last]
         shares, sizes, pooled = hist.block_shares(window_start, cfg)
         result: Baseline | None = None
         if len(shares) >= cfg.min_blocks:
@@ -461,37 +221,15 @@ class SpikeDetector:
                 s_z = spike_score(s_counts.n_negative, s_counts.total, base.share, base.noise)
                 if s_z > z:
                     wstart, counts, z = s_start, s_counts, s_z
-        state = self.states.setdefault(key, _KeyState())
+        state = self.states.setdefault(key, KeyState())
         ev = Evaluation(key, bucket, wstart, end, counts.total, counts.n_negative, base, z, False, None)
-        ep = state.episode
-        event: AlertEvent | None = None
-        if ep is None:
-            cooling = state.quiet_until is not None and bucket < state.quiet_until
-            if (
-                base is not None
-                and not cooling
-                and z >= cfg.z_on
-                and ev.share - base.share >= cfg.min_delta
-                and ev.k >= cfg.min_negative
-            ):
-                severity: Severity = "critical" if z >= cfg.z_critical else "warning"
-                ep = state.episode = _Episode(alert_id_for(key, bucket), bucket, severity)
-                event = self._event(ev, ep, "firing")
-        elif z < cfg.z_off:
-            ep.below_since = ep.below_since or bucket
-            if (end - ep.below_since).total_seconds() >= cfg.resolve_s:
-                event = self._event(ev, ep, "resolved", resolved_at=end)
-                state.episode = None
-                state.quiet_until = end + timedelta(seconds=cfg.cooldown_s)
-                ep = None
-        else:
-            ep.below_since = None
-            if z >= cfg.z_critical and ep.severity == "warning":
-                ep.severity = "critical"
-                event = self._event(ev, ep, "firing")
+        excess = ev.share - base.share if base is not None else None
+        ep, status = state.step(key, bucket, end, z, excess, ev.k, cfg)
+        event = self._event(ev, ep, status, resolved_at=end if status == "resolved" else None) if status else None
+        active = state.episode
         ev = Evaluation(
             key, bucket, wstart, end, ev.n, ev.k, base, z,
-            ep is not None, ep.severity if ep else None, event,
+            active is not None, active.severity if active else None, event,
         )  # fmt: skip
         state.last = ev
         return ev
@@ -499,7 +237,7 @@ class SpikeDetector:
     def _event(
         self,
         ev: Evaluation,
-        ep: _Episode,
+        ep: Episode,
         status: Literal["firing", "resolved"],
         resolved_at: datetime | None = None,
     ) -> AlertEvent:

@@ -9,14 +9,9 @@ from datetime import timedelta
 import pytest
 
 from monitor.buckets import ALL, Counts
-from monitor.detector import (
-    DetectorConfig,
-    SpikeDetector,
-    alert_id_for,
-    baseline_from_blocks,
-    spike_score,
-    upper_tail,
-)
+from monitor.detector import DetectorConfig, SpikeDetector
+from monitor.episodes import alert_id_for
+from monitor.stats import baseline_from_blocks, spike_score, upper_tail
 from tests.monitor.synthetic import T0
 
 CFG = DetectorConfig(block_s=600, min_blocks=3, baseline_s=6 * 3600, window_max_s=3600)
