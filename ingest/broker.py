@@ -11,6 +11,7 @@ that resolve ``localhost`` to ``::1`` would otherwise fail).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,15 +83,17 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                "--storage-engine", "memory://tansu/"]
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        try:
-            # Own session: a Ctrl-C in the terminal reaches the service, which stops the broker last.
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                          start_new_session=True,
-                                          preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        except OSError as exc:
-            raise BrokerError(f"cannot start embedded broker: {exc}") from exc
+        # The child keeps its own descriptor of the log: ours is closed once it has started.
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(open(self.log_file, "ab")) if self.log_file else subprocess.DEVNULL
+            try:
+                # Own session: a Ctrl-C in the terminal reaches the service, which stops the broker last.
+                self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                              start_new_session=True,
+                                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            except OSError as exc:
+                raise BrokerError(f"cannot start embedded broker: {exc}") from exc
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -1,8 +1,10 @@
 """Pure mapping between Kafka records, contract messages and scored items (no I/O).
 
-- :func:`triage` splits a polled batch into valid messages and dead letters (with reasons);
+- :func:`triage` splits a polled batch into valid messages and dead letters (with reasons); it
+  never raises, whatever the key, value, headers or timestamp of a record;
 - :func:`scored_item` joins a message with its prediction into a :class:`ScoredItem`;
-- :func:`dlq_headers` / :func:`scored_payload` build what goes back to Kafka.
+- :func:`dlq_headers` / :func:`dlq_record` / :func:`scored_payload` build what goes back to Kafka
+  (always sendable by kafka-python: str header names, bytes header values, a key or a value).
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from finsentry.errors import InvalidMessage
-from ingest.contract import NewsMessage, decode
-from ingest.kafka_io import Headers, Record
 from finsentry.records import ScoredItem
+from ingest.contract import REASONS, NewsMessage, decode
+from ingest.kafka_io import Headers, Record
+
+# Every reason a dead letter from triage can carry: the contract's, plus a last line of defence.
+TRIAGE_REASONS = REASONS | {"internal_error"}
+# Key + value + headers of a dead letter stay below kafka-python's max_request_size (1 MiB).
+DLQ_MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +33,15 @@ class Rejected:
     detail: str
 
 
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    except Exception:  # noqa: BLE001 - an exception whose str() fails
+        return type(exc).__name__
+
+
 def triage(records: Sequence[Record], max_chars: int) -> tuple[list[tuple[Record, NewsMessage]], list[Rejected]]:
-    """Decode every record; never raises on a bad one."""
+    """Decode every record; never raises on a bad one (an unexpected error -> ``internal_error``)."""
     valid: list[tuple[Record, NewsMessage]] = []
     rejected: list[Rejected] = []
     for rec in records:
@@ -35,6 +49,8 @@ def triage(records: Sequence[Record], max_chars: int) -> tuple[list[tuple[Record
             valid.append((rec, decode(rec.value, rec.timestamp_ms, max_chars)))
         except InvalidMessage as exc:
             rejected.append(Rejected(rec, exc.reason, exc.detail))
+        except Exception as exc:  # noqa: BLE001 - one record must never stop the loop
+            rejected.append(Rejected(rec, "internal_error", _describe(exc)))
     return valid, rejected
 
 
@@ -57,16 +73,68 @@ def scored_item(rec: Record, msg: NewsMessage, lang: str | None, pred: Any, mode
     return item
 
 
+def _text(v: object) -> str:
+    """Any header name as a str that encodes to UTF-8 (bytes decoded leniently, surrogates replaced)."""
+    s = bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | bytearray | memoryview) else str(v)
+    return s.encode("utf-8", "replace").decode("utf-8")
+
+
+def _bytes(v: object) -> bytes:
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v)
+    return b"" if v is None else str(v).encode("utf-8", "replace")
+
+
+def original_headers(headers: object) -> Headers:
+    """The record's headers as ``(str, bytes)`` pairs kafka-python can send; malformed entries dropped."""
+    out: Headers = []
+    if isinstance(headers, list | tuple):
+        for h in headers:
+            if isinstance(h, tuple | list) and len(h) == 2:
+                out.append((_text(h[0]), _bytes(h[1])))
+    return out
+
+
 def dlq_headers(rej: Rejected) -> Headers:
     """Original headers plus where the record came from and why it was rejected."""
     ours = [
-        ("finsentry-reason", rej.reason.encode()),
-        ("finsentry-detail", rej.detail.encode("utf-8", "replace")[:500]),
-        ("finsentry-source-topic", rej.record.topic.encode()),
-        ("finsentry-source-partition", str(rej.record.partition).encode()),
-        ("finsentry-source-offset", str(rej.record.offset).encode()),
+        ("finsentry-reason", _bytes(rej.reason)),
+        ("finsentry-detail", _bytes(rej.detail)[:500]),
+        ("finsentry-source-topic", _bytes(rej.record.topic)),
+        ("finsentry-source-partition", _bytes(rej.record.partition)),
+        ("finsentry-source-offset", _bytes(rej.record.offset)),
     ]
-    return list(rej.record.headers) + ours
+    return original_headers(rej.record.headers) + ours
+
+
+def dlq_record(rej: Rejected, max_bytes: int = DLQ_MAX_BYTES) -> tuple[bytes | None, bytes | None, Headers]:
+    """Key, value and headers to publish for ``rej``: always accepted by ``KafkaProducer.send``.
+
+    A tombstone without a key (neither key nor value: kafka-python refuses it) gets the key ``b""``
+    and the header ``finsentry-null-key``. Over ``max_bytes`` in all, the value, then the key, are
+    cut (header ``finsentry-truncated`` = original sizes) and then the original headers dropped,
+    so that an oversized poison record cannot fail the publish and block its partition forever.
+    """
+    key = None if rej.record.key is None else _bytes(rej.record.key)
+    value = None if rej.record.value is None else _bytes(rej.record.value)
+    headers = dlq_headers(rej)
+    if key is None and value is None:
+        key = b""
+        headers.append(("finsentry-null-key", b"1"))
+
+    def size() -> int:
+        return len(key or b"") + len(value or b"") + sum(len(k.encode()) + len(v) for k, v in headers)
+
+    if size() > max_bytes:
+        sizes = f"key={len(key or b'')} value={len(value or b'')}".encode()
+        headers.append(("finsentry-truncated", sizes))
+        if value is not None:
+            value = value[: max(0, len(value) - (size() - max_bytes))]
+        if key is not None and size() > max_bytes:
+            key = key[: max(0, len(key) - (size() - max_bytes))]
+        if size() > max_bytes:
+            headers = [h for h in headers if h[0].startswith("finsentry-")]
+    return key, value, headers
 
 
 def scored_payload(it: ScoredItem) -> bytes:

@@ -34,7 +34,7 @@ from ingest.kafka_io import Record, Sink, Source
 from ingest.languages import LanguageDetector, ModelRouter
 from ingest.records import (
     Rejected,
-    dlq_headers,
+    dlq_record,
     first_offsets,
     next_offsets,
     scored_item,
@@ -305,7 +305,8 @@ class IngestService:
             if self.sink is None:
                 self.sink = self._sink_factory()
             for rej in rejected:
-                self.sink.send(self.cfg.dlq_topic, rej.record.value, key=rej.record.key, headers=dlq_headers(rej))
+                key, value, headers = dlq_record(rej)  # always sendable: keyless tombstones, oversized records
+                self.sink.send(self.cfg.dlq_topic, value, key=key, headers=headers)
             if self.cfg.output_topic:
                 for it in items:
                     if it.id in refused:

@@ -31,11 +31,17 @@ _OUTLETS = (
     r"(?:the )?motley fool|fortune|(?:the )?economist|wired|bankier\.pl|dow jones(?: newswires)?|"
     r"thestreet|zacks|nasdaq(?:\.com)?|politico|sky news|the telegraph|the times|nikkei(?: asia)?"
 )
+# Linear-time patterns (a backtracking engine tries every start position):
+# * a search never starts inside a whitespace run, ``(?<!\s)``: from the run's first character
+#   the leading ``\s*``/``\s+`` absorbs the run, so the leftmost match (and the result) is the
+#   same, while starting at each of k blanks cost O(k) each: O(k^2) on long runs;
+# * no two adjacent quantifiers over whitespace (``\s*\)?\s*[.!]?\s*$`` tried every split of a
+#   run: O(k^3)); each optional piece now starts with its own character, the same language.
 _TRAILING_TAG = re.compile(
-    r"(?:\s+[-–—|:]\s*|\s*[|]\s*|\s*\(\s*)(?:" + _OUTLETS + r")(?:\.com)?\s*\)?\s*[.!]?\s*$",
+    r"(?<!\s)(?:\s+[-–—|:]\s*|\s*[|]\s*|\s*\(\s*)(?:" + _OUTLETS + r")(?:\.com)?\s*(?:\)\s*)?(?:[.!]\s*)?$",
     re.IGNORECASE,
 )
-_PIPE_TAIL = re.compile(r"\s+\|\s+[^|]{1,40}$")  # "headline | Any Outlet": a pipe tail is a tag
+_PIPE_TAIL = re.compile(r"(?<!\s)\s+\|\s+[^|]{1,40}$")  # "headline | Any Outlet": a pipe tail is a tag
 _DATELINE = re.compile(
     r"^\s*(?:[A-Z][A-Za-z .,'/]{0,40})?\((?:" + _OUTLETS + r")\)\s*[-–—:]\s*", re.IGNORECASE
 )
@@ -69,7 +75,8 @@ def normalise(text: str) -> str:
 
 def story_hash(text: str) -> str:
     """32-hex-char fingerprint of the normalised text: equal for syndicated copies."""
-    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
+    # surrogatepass: a lone surrogate ("\ud800") is hashed, not a crash; other text is unchanged
+    return hashlib.blake2b(normalise(text).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def shingles(text: str, k: int = 5) -> frozenset[str]:

@@ -46,8 +46,11 @@ _EXCHANGE_SUFFIX = {
     "LSE": ".L", "LON": ".L", "TSX": ".TO", "TSXV": ".V", "TSX-V": ".V", "ASX": ".AX", "HKEX": ".HK",
     "XETRA": ".DE", "FRA": ".F",
 }
+# ``(?!(?<=\s)\s)``: a search never starts on the second or later blank of a whitespace run (the
+# match from the run's first blank is the same one, found first); without it a long run cost
+# O(k) at each of its k blanks, O(k^2) in all.
 _EXCHANGE = re.compile(
-    r"(?P<paren>\()?\s*(?P<ex>NASDAQ|Nasdaq|NYSE(?:\s?(?:American|AMERICAN|Arca|ARCA|MKT))?|AMEX|"
+    r"(?!(?<=\s)\s)(?P<paren>\()?\s*(?P<ex>NASDAQ|Nasdaq|NYSE(?:\s?(?:American|AMERICAN|Arca|ARCA|MKT))?|AMEX|"
     r"OTC(?:QX|QB|\sMarkets)?|LSE|LON|TSX(?:V|-V)?|ASX|HKEX|XETRA|Xetra|FRA)\s*:\s*"
     r"(?P<sym>[A-Z0-9]{1,6}(?:[.\-][A-Z]{1,2})?)(?![\w])"
 )

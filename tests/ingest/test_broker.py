@@ -17,12 +17,13 @@ SCRIPT = "from ingest.broker import EmbeddedBroker; import time; b = EmbeddedBro
 
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
 def test_broker_dies_with_a_killed_parent():
-    parent = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
-    broker_pid = int(parent.stdout.readline())
-    os.kill(broker_pid, 0)  # running
-    parent.send_signal(signal.SIGKILL)
-    parent.wait(10)
+    with subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True) as parent:
+        assert parent.stdout is not None
+        broker_pid = int(parent.stdout.readline())
+        os.kill(broker_pid, 0)  # running
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

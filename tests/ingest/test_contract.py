@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from finsentry.errors import InvalidMessage
-from ingest.contract import decode, derive_id, parse_time
+from ingest.contract import (
+    MAX_RECORD_BYTES,
+    REASONS,
+    decode,
+    derive_id,
+    parse_time,
+    record_time,
+)
 from tests.ingest.payloads import malformed, valid
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "ingest" / "news.schema.json").read_text())
@@ -79,3 +86,54 @@ def test_schema_agrees_with_decoder():
         assert list(v.iter_errors(doc)), (reason, doc)
         checked += 1
     assert checked > 30
+
+
+# --- issue 12: limits and hostile values (the full table is in tests/faults) ---------------------
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:00-01:00", "1899-12-31T23:59:59Z", "2200-01-01T00:00:00Z",
+    "2023-03-10T14:00:00." + "1" * 100 + "Z", "２０２３-03-10T14:00:00Z",
+])
+def test_parse_time_rejects_out_of_range_and_oversized(value):
+    with pytest.raises(InvalidMessage) as e:
+        parse_time(value)
+    assert e.value.reason == "bad_timestamp"
+
+
+@pytest.mark.parametrize("ts,expected", [
+    (1_678_450_000_000, datetime(2023, 3, 10, 12, 6, 40, tzinfo=UTC)),  # milliseconds
+    (1_678_450_000_000_000, datetime(2023, 3, 10, 12, 6, 40, tzinfo=UTC)),  # microseconds
+    (1_678_450_000_000_000_000, datetime(2023, 3, 10, 12, 6, 40, tzinfo=UTC)),  # nanoseconds
+    (-1, None), (2**63 - 1, None), (10**40, None), (float("nan"), None), (True, None), ("1678450000000", None),
+])
+def test_record_time(ts, expected):
+    assert record_time(ts) == expected
+
+
+@pytest.mark.parametrize("doc,reason", [
+    ({"text": "x", "url": "u" * 2049}, "field_too_long"),
+    ({"text": "x", **{f"f{i}": 1 for i in range(64)}}, "too_many_fields"),
+])
+def test_new_limits(doc, reason):
+    with pytest.raises(InvalidMessage) as e:
+        decode(json.dumps(doc).encode())
+    assert e.value.reason == reason
+    jsonschema = pytest.importorskip("jsonschema")
+    assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))  # the schema says so too
+
+
+def test_strict_json_and_hostile_encodings():
+    for value, reason in [(b'{"text": "x", "text": "y"}', "duplicate_field"), (b'{"text": "x", "v": NaN}', "not_json"),
+                          (b'{"text": "x", "n": ' + b"1" * 129 + b"}", "not_json"),
+                          (b"[" * 5000 + b"]" * 5000, "too_deep"), (b"x" * (MAX_RECORD_BYTES + 1), "record_too_large")]:
+        with pytest.raises(InvalidMessage) as e:
+            decode(value)
+        assert e.value.reason == reason, value[:40]
+    m = decode(b'\xef\xbb\xbf{"text": "a \\ud800 b", "url": "' + b"u" * 2048 + b'"}')
+    assert m.text == "a \ufffd b" and len(m.url or "") == 2048
+
+
+def test_reasons_are_documented_in_the_module_docstring():
+    import ingest.contract as c
+
+    for reason in REASONS:
+        assert f"    {reason} " in (c.__doc__ or ""), reason
