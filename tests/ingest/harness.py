@@ -67,6 +67,16 @@ class ServiceProc:
 
         return wait_until(find, timeout, f"log event {name}")  # type: ignore[return-value]
 
+    def metric(self, name: str, port: int) -> float:
+        """One sample of the service's /metrics (0 when absent)."""
+        from urllib.request import urlopen
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        return sum(s.value for fam in text_string_to_metric_families(text) for s in fam.samples if s.name == name)
+
     def assigned(self) -> set[str]:
         evs = [e for e in self.events() if e.get("event") == "kafka.partitions_assigned"]
         return set(evs[-1]["partitions"]) if evs else set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -89,15 +88,6 @@ def test_custom_dictionary_and_context_kind(tmp_path: Path) -> None:
     assert ex.extract("Pear crumble wins prize") == []
     with pytest.raises(DataError):
         TickerExtractor.from_file(tmp_path / "missing.json")
-
-
-def test_fast_enough_for_a_stream() -> None:
-    texts = [r["text"] for r in _labelled()] * 10
-    start = time.perf_counter()
-    for t in texts:
-        extract_tickers(t)
-    rate = len(texts) / (time.perf_counter() - start)
-    assert rate > 2_000, f"{rate:.0f} headlines/s"
 
 
 def _labelled() -> list[dict]:
