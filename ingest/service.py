@@ -20,16 +20,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from finsentry.errors import BrokerError, StoreError, StoreUnavailable
+from finsentry.errors import BrokerError, StoreUnavailable
 from finsentry.logs import get_logger
 from finsentry.metrics import Metrics
 from finsentry.records import ScoredItem
 from finsentry.retry import Backoff, Outage
+from ingest.batch import Batch, count_durable
+from ingest.health import HealthReporter
+from ingest.isolation import write_isolating
 from ingest.kafka_io import Record, Sink, Source
 from ingest.languages import LanguageDetector, ModelRouter
 from ingest.records import (
@@ -71,19 +74,6 @@ class LoopConfig:
     instance: str = f"{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass(slots=True)
-class _Batch:
-    """A polled batch on its way through the loop; ``preds`` resolves to the router's output."""
-
-    records: list[Record]
-    valid: list
-    rejected: list[Rejected]
-    now: datetime
-    t0: float
-    preds: Future = field(default_factory=Future)
-    langs: list[str | None] = field(default_factory=list)
-
-
 class IngestService:
     """One consumer-group member. Build with collaborators; call :meth:`run` with a stop event."""
 
@@ -104,10 +94,10 @@ class IngestService:
         self.counts = {"consumed": 0, "processed": 0, "dead_lettered": 0, "batches": 0}
         self._last_health = 0.0
         self._last_tick = 0.0
-        self._rate_mark = (time.monotonic(), 0)
+        self._health = HealthReporter(store, router, metrics, cfg.instance)
         self._lost_polls = 0
         self._joined = False
-        self._inflight: _Batch | None = None  # polled and being classified, not yet written
+        self._inflight: Batch | None = None  # polled and being classified, not yet written
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
 
@@ -227,7 +217,8 @@ class IngestService:
                 log.warning("service.final_batch_failed", error=str(exc))
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        self._write_health()
+        self._health.write(self.source, self.counts["consumed"], self.counts["processed"],
+                           self.counts["dead_lettered"])
         if self.source is not None:
             if self._uncommitted:
                 try:
@@ -247,11 +238,11 @@ class IngestService:
         """Handle one polled batch synchronously; True if committed, False if it will be re-read."""
         return self._finish(self._start(records, inline=True), stop)
 
-    def _start(self, records: list[Record], inline: bool = False) -> _Batch:
+    def _start(self, records: list[Record], inline: bool = False) -> Batch:
         """Validate on the loop's thread; detect languages and classify on the worker (or inline)."""
         t0 = time.perf_counter()
         valid, rejected = triage(records, self.cfg.max_text_chars)
-        batch = _Batch(records, valid, rejected, self.clock(), t0)
+        batch = Batch(records, valid, rejected, self.clock(), t0)
         if inline or self._pool is None:
             try:
                 batch.preds.set_result(self._classify(batch))
@@ -261,7 +252,7 @@ class IngestService:
             batch.preds = self._pool.submit(self._classify, batch)
         return batch
 
-    def _classify(self, batch: _Batch) -> list:
+    def _classify(self, batch: Batch) -> list:
         batch.langs = [self.detector.language_of(msg.text, msg.lang) for _, msg in batch.valid]
         t_inf = time.perf_counter()
         preds = self.router.classify([msg.text for _, msg in batch.valid], batch.langs)
@@ -269,9 +260,9 @@ class IngestService:
             self.metrics.inference_latency.observe(time.perf_counter() - t_inf)
         return preds
 
-    def _finish(self, batch: _Batch, stop: threading.Event) -> bool:
+    def _finish(self, batch: Batch, stop: threading.Event) -> bool:
         """Store, publish and commit a classified batch; False if it was rewound to be re-read."""
-        records, valid, rejected, now, t0 = batch.records, batch.valid, batch.rejected, batch.now, batch.t0
+        records, valid, rejected, now = batch.records, batch.valid, batch.rejected, batch.now
         preds = batch.preds.result()  # a classifier exception surfaces here, on the loop's thread
         m = self.metrics
         items = [scored_item(rec, msg, lang, p, ver, now)
@@ -282,7 +273,8 @@ class IngestService:
         # Store first: a failure here means nothing is committed and the batch is re-read.
         t_store = time.perf_counter()
         try:
-            new_items, refused = self._write(items, valid, rejected)
+            in_txn = self.monitor.in_transaction if self.monitor else None
+            new_items, refused = write_isolating(self.store, items, valid, rejected, in_txn)
             self.store.record_dead_letters(
                 [DeadLetter(r.record.topic, r.record.partition, r.record.offset, r.reason) for r in rejected])
         except StoreUnavailable as exc:
@@ -302,17 +294,7 @@ class IngestService:
         # Then Kafka: dead letters (original bytes + reason headers) and scored items, flushed.
         assert self.source is not None
         try:
-            if self.sink is None:
-                self.sink = self._sink_factory()
-            for rej in rejected:
-                key, value, headers = dlq_record(rej)  # always sendable: keyless tombstones, oversized records
-                self.sink.send(self.cfg.dlq_topic, value, key=key, headers=headers)
-            if self.cfg.output_topic:
-                for it in items:
-                    if it.id in refused:
-                        continue
-                    self.sink.send(self.cfg.output_topic, scored_payload(it), key=it.id.encode())
-            self.sink.flush()
+            self._publish(rejected, items, refused)
         except BrokerError as exc:
             delay = self._publish_backoff.fail()
             if delay == self.cfg.backoff_initial_s:
@@ -333,31 +315,25 @@ class IngestService:
             log.warning("kafka.commit_failed", error=str(exc))
             self._uncommitted = {}
 
-        # Metrics after the batch is durable.
-        by_topic: dict[str, int] = {}
-        for r in records:
-            by_topic[r.topic] = by_topic.get(r.topic, 0) + 1
-        for topic, n in by_topic.items():
-            m.consumed.labels(topic).inc(n)
-        for rej in rejected:
-            m.dead_lettered.labels(rej.reason).inc()
-            log.info("record.dead_lettered", reason=rej.reason, topic=rej.record.topic,
-                     partition=rej.record.partition, offset=rej.record.offset)
-        m.processed.inc(len(new_items))
-        if len(items) > len(new_items):
-            m.duplicates.inc(len(items) - len(new_items))
-        for it in new_items:
-            if it.label is None:
-                m.unsupported_language.labels(it.lang or "und").inc()
-            else:
-                m.items_by_label.labels(it.label, it.topic or "none").inc()
-        m.batch_size.observe(len(records))
-        m.batch_latency.observe(time.perf_counter() - t0)
+        count_durable(m, batch, items, new_items)
         self.counts["consumed"] += len(records)
         self.counts["processed"] += len(new_items)
         self.counts["dead_lettered"] += len(rejected)
         self.counts["batches"] += 1
         return True
+
+    def _publish(self, rejected: list[Rejected], items: list[ScoredItem], refused: set[str]) -> None:
+        """Dead letters (original bytes + reason headers) and scored items, flushed; raises BrokerError."""
+        if self.sink is None:
+            self.sink = self._sink_factory()
+        for rej in rejected:
+            key, value, headers = dlq_record(rej)  # always sendable: keyless tombstones, oversized records
+            self.sink.send(self.cfg.dlq_topic, value, key=key, headers=headers)
+        if self.cfg.output_topic:
+            for it in items:
+                if it.id not in refused:
+                    self.sink.send(self.cfg.output_topic, scored_payload(it), key=it.id.encode())
+        self.sink.flush()
 
     def _renew_sink(self) -> None:
         """A producer that failed (e.g. the broker restarted and forgot its producer ids) is replaced."""
@@ -368,32 +344,6 @@ class IngestService:
             self.sink = self._sink_factory()
         except BrokerError:
             self.sink = None  # retried on the next batch
-
-    def _write(self, items: list[ScoredItem], valid: list, rejected: list[Rejected]) -> tuple[list[ScoredItem], set[str]]:
-        """Write the batch; if the store refuses it (not an outage), isolate the bad items.
-
-        A refused item (e.g. a value the database cannot hold) becomes a dead letter with reason
-        ``store_rejected`` instead of blocking its partition forever. Outages propagate.
-        """
-        in_txn = self.monitor.in_transaction if self.monitor else None
-        try:
-            return self.store.write_batch(items, in_txn), set()
-        except StoreUnavailable:
-            raise
-        except StoreError as exc:
-            log.warning("store.batch_refused", error=str(exc)[:300], action="writing items one by one")
-        record_of = {msg.id: rec for rec, msg in reversed(valid)}
-        new: list[ScoredItem] = []
-        refused: set[str] = set()
-        for it in items:
-            try:
-                new += self.store.write_batch([it], in_txn)
-            except StoreUnavailable:
-                raise
-            except StoreError as exc:
-                refused.add(it.id)
-                rejected.append(Rejected(record_of[it.id], "store_rejected", str(exc)[:300]))
-        return new, refused
 
     def _rewind(self, records: list[Record]) -> None:
         assert self.source is not None
@@ -411,29 +361,5 @@ class IngestService:
                 log.warning("monitor.tick_failed", error=str(exc))
         if now - self._last_health >= self.cfg.health_every_s:
             self._last_health = now
-            self._write_health()
-
-    def _lag(self) -> int:
-        if self.source is None:
-            return 0
-        try:
-            lags = self.source.lag()
-        except Exception:  # noqa: BLE001 - lag is best effort
-            return 0
-        for (topic, part), lag in lags.items():
-            self.metrics.consumer_lag.labels(topic, str(part)).set(lag)
-        return sum(lags.values())
-
-    def _write_health(self) -> None:
-        now = time.monotonic()
-        t_prev, n_prev = self._rate_mark
-        rate = (self.counts["processed"] - n_prev) / max(now - t_prev, 1e-6)
-        self._rate_mark = (now, self.counts["processed"])
-        model = self.router.models[0] if self.router.models else None
-        try:
-            self.store.upsert_health(
-                self.cfg.instance, consumed=self.counts["consumed"], processed=self.counts["processed"],
-                dead_lettered=self.counts["dead_lettered"], lag=self._lag(), items_per_s=round(rate, 2),
-                model_version=getattr(model, "version", None), provider=getattr(model, "provider", None))
-        except StoreUnavailable:
-            pass  # the batch path reports store outages
+            self._health.write(self.source, self.counts["consumed"], self.counts["processed"],
+                               self.counts["dead_lettered"])
