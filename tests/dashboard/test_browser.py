@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, insert
 
+from ingest.broker import free_port
 from store.schema import pipeline_health
 from tests.support.seed import seed_store
 
@@ -24,12 +24,6 @@ SECTIONS = ("Overview", "Sentiment index over time", "Negative share by topic", 
             "Headlines", "Alerts", "Model & pipeline health")
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make sysdeps)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -51,7 +45,7 @@ def _add_consumer(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(insert(pipeline_health).values(
-            instance="finsentry-new@host-9", updated_at=datetime(2023, 3, 13, 16, tzinfo=timezone.utc),
+            instance="finsentry-new@host-9", updated_at=datetime(2023, 3, 13, 16, tzinfo=UTC),
             consumed=10, processed=10, dead_lettered=0, lag=0, items_per_s=1.0,
             model_version="m", provider="CPUExecutionProvider",
         ))
@@ -67,7 +61,7 @@ def test_dashboard_in_chromium(tmp_path: Path) -> None:
     engine = create_engine(url_store)
     seed_store(engine, n_items=30_000, span=timedelta(days=1))
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     finsentry = shutil.which("finsentry", path=str(Path(sys.executable).parent)) or "finsentry"
     proc = subprocess.Popen(
         [finsentry, "dashboard", "--port", str(port), "--store", url_store, "--refresh", "2"],
