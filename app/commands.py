@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from finsentry.errors import ConfigError, FinsentryError
 
+if TYPE_CHECKING:
+    from finsentry.settings import Settings
 
-def _settings(**overrides: Any):  # noqa: ANN202
+
+def _settings(**overrides: object) -> Settings:
     from finsentry.settings import load_settings
 
     try:
@@ -110,7 +113,7 @@ def register(app: typer.Typer) -> None:
             ensure_topics(b.bootstrap, names, s.topic_partitions)
             typer.echo(f"broker listening on {b.bootstrap} (in memory; Ctrl-C stops it)", err=True)
             while not stop.wait(0.5):
-                if b._proc is None or b._proc.poll() is not None:
+                if not b.running:
                     raise typer.Exit(1)
         except KeyboardInterrupt:
             pass

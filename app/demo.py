@@ -27,7 +27,7 @@ def stream_path(name: str) -> Path:
     return BUNDLED / STREAMS[name] if name in STREAMS else Path(name)
 
 
-def _dashboard(settings: Settings, port: int) -> subprocess.Popen | None:
+def _dashboard(settings: Settings, port: int) -> subprocess.Popen[bytes] | None:
     if importlib.util.find_spec("dashboard.app") is None:
         log.warning("demo.no_dashboard", note="dashboard package has no app yet; skipping")
         return None
@@ -77,7 +77,8 @@ def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0,
             f"  metrics   : {metrics_url}",
             f"  store     : {settings.store_url}   (finsentry status --store '{settings.store_url}')",
             f"  kafka     : {running.bootstrap}  topic '{topic}', dead letters '{settings.dlq_topic}'",
-            f"  replay    : {path.name}, {len(rows)} items at {speedup:g}x real time (quiet gaps capped at {max_gap_s:g}s)",
+            f"  replay    : {path.name}, {len(rows)} items at {speedup:g}x real time"
+            f" (quiet gaps capped at {max_gap_s:g}s)",
             "  Ctrl-C stops everything.",
             "",
         ]

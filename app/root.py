@@ -25,7 +25,7 @@ from ingest.kafka_io import (
     Source,
     ensure_topics,
 )
-from ingest.languages import LanguageDetector, ModelRouter
+from ingest.languages import Classifier, LanguageDetector, Loader, ModelRouter
 from ingest.service import IngestService, LoopConfig, Monitor
 from store import Store
 
@@ -59,7 +59,7 @@ def load_monitor(settings: Settings, store: Store, metrics: Metrics) -> Monitor:
     return MonitorService(settings, store, metrics)
 
 
-def build(settings: Settings, stop: threading.Event, *, classifier_loader: Callable | None = None,
+def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loader | None = None,
           with_monitor: bool = True) -> Running:
     """Start everything ``finsentry run`` needs (but not the loop itself)."""
     closers: list[Callable[[], None]] = []
@@ -107,7 +107,8 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Calla
         )
         service = IngestService(
             cfg, source_factory=partial(Source, ccfg), sink_factory=partial(Sink, bootstrap),
-            store=store, router=router, metrics=metrics, monitor=monitor, detector=LanguageDetector(preferred=router.languages),
+            store=store, router=router, metrics=metrics, monitor=monitor,
+            detector=LanguageDetector(preferred=router.languages),
         )
     except BaseException:
         for fn in reversed(closers):
@@ -124,7 +125,7 @@ def _overlap(setting: str, router: ModelRouter) -> bool:
     return setting == "on"
 
 
-def _load_model(load_classifier: Callable, settings: Settings, path: str | None) -> Any:
+def _load_model(load_classifier: Callable[..., Classifier], settings: Settings, path: str | None) -> Classifier:
     return load_classifier(path, provider=settings.provider, topic_threshold=settings.topic_threshold)
 
 

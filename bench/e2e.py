@@ -36,7 +36,7 @@ from ingest.produce import BUNDLED, read_rows
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _texts(n: int) -> list[dict]:
+def _texts(n: int) -> list[dict[str, Any]]:
     rows = [r for r in read_rows(BUNDLED / "svb_2023.jsonl.gz") if r.get("lang") == "en"]
     out = []
     for i in range(n):
@@ -99,14 +99,14 @@ class _StoreWatcher(threading.Thread):
         return False
 
 
-def _stamp(row: dict, mode: str) -> dict:
+def _stamp(row: dict[str, Any], mode: str) -> dict[str, Any]:
     """``live``: published now, as a live feed arrives; ``replay``: the stream's own historical times."""
     if mode == "live":
         return {**row, "published_at": datetime.now(UTC).isoformat()}
     return row
 
 
-def _drive_service(rows: list[dict], mode: str, latency_s: float, model_path: str | None,
+def _drive_service(rows: list[dict[str, Any]], mode: str, latency_s: float, model_path: str | None,
                    batch_max_records: int) -> tuple[float, float, list[float], int]:
     """One real ``finsentry run`` process draining a backlog, then (if latency_s) latency at half that rate.
 

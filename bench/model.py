@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from finsentry.errors import ModelError
 from model.data import SPLITS_DIR, load_split
@@ -26,7 +27,7 @@ def bench_texts(splits_dir: Path = SPLITS_DIR) -> list[str]:
     return [e.text for e in load_split("fpb", "test", splits_dir) + load_split("twitter_sentiment", "test", splits_dir)]
 
 
-def _engine_side(model_path: str | None, threads: int) -> dict:
+def _engine_side(model_path: str | None, threads: int) -> dict[str, Any]:
     """Runs in the subprocess: engine throughput + int8/fp32 accuracy (no torch here)."""
     import onnx
 
@@ -54,7 +55,7 @@ def _engine_side(model_path: str | None, threads: int) -> dict:
             "int8_accuracy": acc8, "fp32_accuracy": acc32, "model_version": clf.version}
 
 
-def _baseline_side(checkpoint: Path, texts: list[str], threads: int) -> dict:
+def _baseline_side(checkpoint: Path, texts: list[str], threads: int) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -63,7 +64,7 @@ def _baseline_side(checkpoint: Path, texts: list[str], threads: int) -> dict:
     torch.set_num_threads(threads)
     src = checkpoint / "encoder" if (checkpoint / "encoder" / "config.json").exists() else Path(default_base())
     model = AutoModelForSequenceClassification.from_pretrained(str(src), num_labels=3)
-    tok = AutoTokenizer.from_pretrained(str(src))
+    tok = AutoTokenizer.from_pretrained(str(src))  # type: ignore[no-untyped-call]  # unannotated in transformers
     pipe = pipeline("text-classification", model=model, tokenizer=tok, device=-1)
     pipe(texts[:64], batch_size=32, truncation=True)
     t0 = time.perf_counter()
@@ -73,7 +74,9 @@ def _baseline_side(checkpoint: Path, texts: list[str], threads: int) -> dict:
             "baseline_texts_per_s": len(texts) / secs}
 
 
-def run_bench(model_path: str | Path | None = None, checkpoint: str | Path = "artifacts/train", threads: int = 2) -> dict:
+def run_bench(
+    model_path: str | Path | None = None, checkpoint: str | Path = "artifacts/train", threads: int = 2
+) -> dict[str, Any]:
     """Measure engine (subprocess) then baseline (here); returns the result dict."""
     code = ("import json,sys; from bench.model import _engine_side; "
             f"print(json.dumps(_engine_side({str(model_path) if model_path else None!r}, {threads})))")
@@ -91,7 +94,7 @@ def run_bench(model_path: str | Path | None = None, checkpoint: str | Path = "ar
     }
 
 
-def format_table(res: dict) -> str:
+def format_table(res: dict[str, Any]) -> str:
     rows = [("engine (ONNX int8, length-bucketed)", res["engine_texts_per_s"]),
             ("baseline (transformers pipeline fp32, bs 32)", res["baseline_texts_per_s"])]
     lines = [f"{'system':<46} {'texts/s':>9}"] + [f"{n:<46} {v:9.1f}" for n, v in rows]

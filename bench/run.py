@@ -84,14 +84,15 @@ METRICS: tuple[Metric, ...] = (
 )
 
 
-def as_mapping(result: Any) -> dict[str, Any]:
+def as_mapping(result: object) -> dict[str, Any]:
     """Accept what a section returns: a dict, a dataclass, or an object with attributes."""
     if isinstance(result, Mapping):
         return dict(result)
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return dataclasses.asdict(result)
-    if hasattr(result, "model_dump"):
-        return result.model_dump()
+    if hasattr(result, "model_dump"):  # a pydantic model
+        dumped: dict[str, Any] = result.model_dump()
+        return dumped
     return dict(vars(result))
 
 
@@ -187,8 +188,11 @@ def machine() -> dict[str, Any]:
             "loadavg_1m": round(os.getloadavg()[0], 2)}
 
 
+_ONLY_HELP = f"Run only these sections ({', '.join(SECTIONS)})."
+
+
 def bench_command(
-    only: list[str] = typer.Option(None, "--only", help=f"Run only these sections ({', '.join(SECTIONS)})."),
+    only: list[str] = typer.Option(None, "--only", help=_ONLY_HELP),
     out: Path = typer.Option(Path("bench/results.json"), "--out", help="Where to write the JSON results."),
     section_timeout_s: float = typer.Option(1800.0, "--section-timeout", help="Limit per section (s)."),
 ) -> None:

@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 
 from dashboard import cached, charts
 from dashboard.formatting import age_text, fmt_time, heartbeat_note, num, pct
-from dashboard.queries import UNSCORED, delivery_summary, evidence_frame
 from dashboard.theme import LABEL_COLORS, LABELS, SEVERITY_COLORS, UNSCORED_COLOR
 from dashboard.timerange import DEFAULT_RANGE, RANGES, Window, bin_seconds, window
 from finsentry.errors import FinsentryError
 from finsentry.settings import load_settings
+from store.reads import UNSCORED, delivery_summary, evidence_frame
 
 CURRENT = timedelta(minutes=15)  # "now" in the overview
 BASELINE = timedelta(hours=24)  # what "now" is compared with

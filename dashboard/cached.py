@@ -16,7 +16,7 @@ import streamlit as st
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from dashboard import queries as q
+from store import reads as q
 
 DATA_TTL_S = 5
 

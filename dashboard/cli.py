@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from types import FrameType
 
 import typer
 from sqlalchemy.engine import make_url
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
                  store=make_url(url).render_as_string(hide_password=True), pid=proc.pid,
                  refresh_s=settings.dashboard_refresh_s)
 
-        def _stop(signum: int, _frame: Any) -> None:
+        def _stop(signum: int, _frame: FrameType | None) -> None:
             if proc.poll() is None:
                 proc.terminate()
 

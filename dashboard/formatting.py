@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 
+# Times may come out of DataFrames: pandas' Timestamp and NaT are datetime subclasses (NaT = missing).
 
-def fmt_time(ts: Any) -> str:
+
+def fmt_time(ts: datetime | None) -> str:
     return "—" if ts is None or pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -17,7 +18,7 @@ def pct(x: float | None) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
 
 
-def num(x: Any, fmt: str) -> str:
+def num(x: float | None, fmt: str) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
@@ -29,7 +30,7 @@ def age_text(age: timedelta) -> str:
     return f"{secs} s"
 
 
-def heartbeat_note(last_beat: Any, now: datetime, stale: timedelta = timedelta(minutes=2)) -> str:
+def heartbeat_note(last_beat: datetime | None, now: datetime, stale: timedelta = timedelta(minutes=2)) -> str:
     """A warning when no consumer has written health for a while (heartbeats are wall time)."""
     if last_beat is None or pd.isna(last_beat):
         return ""

@@ -50,7 +50,7 @@ def sections() -> dict[str, str]:
     return out
 
 
-def type_name(annotation: Any) -> str:
+def type_name(annotation: object) -> str:
     """A reader-friendly type: ``int``, ``str (optional)``, ``one of: a, b``, ``list (comma-separated)``."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -120,10 +120,15 @@ def render_markdown() -> str:
     ]
     by_section: dict[str, list[str]] = {}
     where = sections()
-    for name, field in Settings.model_fields.items():
+    for name in Settings.model_fields:
         by_section.setdefault(where.get(name, "General"), []).append(name)
     for title, names in by_section.items():
-        lines += [f"## {title}", "", "| Variable | Type | Default | Allowed | Description |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"## {title}",
+            "",
+            "| Variable | Type | Default | Allowed | Description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for name in names:
             f = Settings.model_fields[name]
             lines.append(
@@ -168,7 +173,7 @@ def effective(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _env_value(value: Any) -> str:
+def _env_value(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, list):

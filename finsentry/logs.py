@@ -47,4 +47,4 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     if not _configured:
         configure()
-    return structlog.get_logger(name)
+    return structlog.stdlib.get_logger(name)

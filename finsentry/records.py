@@ -1,7 +1,16 @@
 """Plain records passed between the packages (no I/O, no third-party imports).
 
 `ingest` builds `ScoredItem`s from Kafka records + model predictions and hands them to the
-store and the monitor; the detector emits `AlertEvent`s that alerting delivers.
+store and the monitor; the detector emits `AlertEvent`s that alerting delivers. The bucket
+types (`Counts`, `KeyId`, `BucketId`) live here because both the store (which persists them)
+and the monitor (which computes them) use them, and the store must not import the monitor.
+
+Buckets are monoids: :func:`merge` is associative and commutative with :data:`EMPTY` as
+identity, which is what lets several consumer instances add into the same stored rows.
+
+    >>> c = merge(Counts(n_negative=1, score_sum=-0.9), Counts(n_positive=1, score_sum=0.8))
+    >>> c.total, round(c.negative_share, 2)
+    (2, 0.5)
 """
 
 from __future__ import annotations
@@ -12,6 +21,11 @@ from typing import Literal
 
 Label = Literal["negative", "neutral", "positive"]
 KeyType = Literal["all", "topic", "ticker", "source"]
+Severity = Literal["warning", "critical"]
+
+KeyId = tuple[str, str]  # (key_type, key)
+BucketId = tuple[str, str, datetime]  # (key_type, key, bucket_start UTC)
+ALL: KeyId = ("all", "*")
 
 
 @dataclass(slots=True)
@@ -65,8 +79,49 @@ class AlertEvent:
     status: Literal["firing", "resolved"]
     key_type: KeyType
     key: str
-    severity: Literal["warning", "critical"]
+    severity: Severity
     started_at: datetime  # onset bucket start (event time)
     resolved_at: datetime | None
     figures: dict[str, float]  # current vs baseline figures and the test statistic
     evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Additive counts of one bucket (or a sum of buckets) for one key."""
+
+    n_negative: int = 0
+    n_neutral: int = 0
+    n_positive: int = 0
+    n_duplicates: int = 0  # syndicated copies: stored, linked, never in n_* or score_sum
+    score_sum: float = 0.0
+
+    @property
+    def total(self) -> int:
+        """Unique scored items (copies excluded)."""
+        return self.n_negative + self.n_neutral + self.n_positive
+
+    @property
+    def negative_share(self) -> float:
+        return self.n_negative / self.total if self.total else 0.0
+
+    @property
+    def mean_score(self) -> float:
+        """The sentiment index: mean of p_positive - p_negative over unique items."""
+        return self.score_sum / self.total if self.total else 0.0
+
+    def __add__(self, other: Counts) -> Counts:
+        return merge(self, other)
+
+
+EMPTY = Counts()
+
+
+def merge(a: Counts, b: Counts) -> Counts:
+    return Counts(
+        a.n_negative + b.n_negative,
+        a.n_neutral + b.n_neutral,
+        a.n_positive + b.n_positive,
+        a.n_duplicates + b.n_duplicates,
+        a.score_sum + b.score_sum,
+    )

@@ -33,7 +33,7 @@ class Backoff:
     jitter: float = 0.5
 
     def delay_s(self, attempt: int, rng: random.Random | None = None) -> float:
-        raw = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
+        raw: float = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
         if self.jitter and rng is not None:
             raw *= 1 - self.jitter * rng.random()
         return raw
@@ -64,8 +64,11 @@ class Outage:
         return was
 
 
+_RETRY_POLICY = Backoff(base_s=0.5, cap_s=10.0)  # frozen: one shared default is safe
+
+
 def retry_until(what: str, fn: Callable[[], T], stop: threading.Event, exc_types: tuple[type[Exception], ...],
-                policy: Backoff = Backoff(base_s=0.5, cap_s=10.0)) -> T:  # noqa: B008 - frozen, immutable
+                policy: Backoff = _RETRY_POLICY) -> T:
     """Call ``fn`` until it works (re-raising once ``stop`` is set), logging when it starts and stops failing."""
     outage = Outage(policy)
     while True:

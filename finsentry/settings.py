@@ -8,7 +8,7 @@ Lists accept comma-separated strings, e.g. ``FINSENTRY_ALERT_WEBHOOK_URLS=http:/
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,90 +29,128 @@ class Settings(BaseSettings):
 
     # --- Kafka (ingest) ------------------------------------------------------------------
     kafka_bootstrap: str | None = Field(
-        None, description="Kafka bootstrap servers (host:port,...). Empty = start the embedded broker."
+        default=None, description="Kafka bootstrap servers (host:port,...). Empty = start the embedded broker."
     )
-    topic: CsvList = Field(["news"], description="Input topic(s), comma-separated.")
-    group: str = Field("finsentry", description="Consumer group id.")
-    dlq_topic: str = Field("news.dlq", description="Dead-letter topic for invalid records.")
-    output_topic: str = Field("news.scored", description="Topic for scored items ('' = do not publish).")
+    topic: CsvList = Field(default=["news"], description="Input topic(s), comma-separated.")
+    group: str = Field(default="finsentry", description="Consumer group id.")
+    dlq_topic: str = Field(default="news.dlq", description="Dead-letter topic for invalid records.")
+    output_topic: str = Field(default="news.scored", description="Topic for scored items ('' = do not publish).")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
-        "earliest", description="Where a new consumer group starts."
+        default="earliest", description="Where a new consumer group starts."
     )
-    topic_partitions: int = Field(4, ge=1, description="Partitions when finsentry creates a topic.")
-    batch_max_records: int = Field(256, ge=1, description="Max records per poll/batch.")
-    batch_max_wait_ms: int = Field(200, ge=1, description="Max wait for a batch to fill (ms).")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions when finsentry creates a topic.")
+    batch_max_records: int = Field(default=256, ge=1, description="Max records per poll/batch.")
+    batch_max_wait_ms: int = Field(default=200, ge=1, description="Max wait for a batch to fill (ms).")
     classify_overlap: Literal["auto", "on", "off"] = Field(
-        "auto", description="Classify the next batch on a worker thread while the previous one is stored, "
-                            "published and committed (commits stay in order; at most two batches in memory). "
-                            "auto = on when a model runs on CUDA; on CPU it was measured to add latency, not throughput.")
-    max_text_chars: int = Field(10_000, ge=1, description="Longest accepted text; longer goes to the DLQ.")
-    session_timeout_ms: int = Field(6000, ge=1000, description="Consumer group session timeout (ms).")
-    embedded_broker_port: int = Field(0, ge=0, description="Port for the embedded broker (0 = free port).")
+        default="auto",
+        description="Classify the next batch on a worker thread while the previous one is stored, "
+        "published and committed (commits stay in order; at most two batches in memory). "
+        "auto = on when a model runs on CUDA; on CPU it was measured to add latency, not throughput.",
+    )
+    max_text_chars: int = Field(default=10_000, ge=1, description="Longest accepted text; longer goes to the DLQ.")
+    session_timeout_ms: int = Field(default=6000, ge=1000, description="Consumer group session timeout (ms).")
+    embedded_broker_port: int = Field(default=0, ge=0, description="Port for the embedded broker (0 = free port).")
 
     # --- Store ---------------------------------------------------------------------------
     store_url: str = Field(
-        "sqlite:///var/finsentry.db",
+        default="sqlite:///var/finsentry.db",
         description="SQLAlchemy URL of the store (sqlite:///PATH or postgresql+psycopg://...).",
     )
 
     # --- Model ---------------------------------------------------------------------------
-    model_path: str | None = Field(None, description="Model directory (empty = the shipped model).")
-    provider: Literal["auto", "cuda", "cpu"] = Field("auto", description="ONNX Runtime provider.")
+    model_path: str | None = Field(default=None, description="Model directory (empty = the shipped model).")
+    provider: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="ONNX Runtime provider.")
     language_models: dict[str, str] = Field(
-        {"en": "shipped"},
+        default={"en": "shipped"},
         description='Language -> model table as JSON, e.g. {"en": "shipped", "de": "/models/de"}.',
     )
-    topic_threshold: float = Field(0.3, ge=0, le=1, description="Min probability for a topic tag.")
+    topic_threshold: float = Field(default=0.3, ge=0, le=1, description="Min probability for a topic tag.")
 
     # --- Monitor: buckets, windows, spikes -------------------------------------------------
-    bucket_seconds: int = Field(60, ge=1, description="Event-time bucket width (s).")
-    allowed_lateness_s: int = Field(3600, ge=0, description="Items later than this behind the watermark count as late.")
-    syndication_window_s: int = Field(86_400, ge=0, description="Same story_hash within this span of an earlier item = syndicated copy (s).")
+    bucket_seconds: int = Field(default=60, ge=1, description="Event-time bucket width (s).")
+    allowed_lateness_s: int = Field(
+        default=3600, ge=0, description="Items later than this behind the watermark count as late."
+    )
+    syndication_window_s: int = Field(
+        default=86_400, ge=0, description="Same story_hash within this span of an earlier item = syndicated copy (s)."
+    )
     # Spike detector (monitor/detector.py; maths in docs/monitor.md). All spans are event time.
-    detector_window_min_s: int = Field(60, ge=1, description="Shortest trailing detection window (s).")
-    detector_window_max_s: int = Field(3 * 86_400, ge=1, description="Longest trailing detection window (s); the window grows from the minimum until it holds detector_min_items.")
-    detector_min_items: int = Field(10, ge=1, description="Unique scored items a window needs before it is tested (minimum volume).")
-    detector_min_negative: int = Field(5, ge=1, description="Negative items a window needs before it can fire.")
-    detector_min_delta: float = Field(0.10, ge=0, le=1, description="Negative share must exceed the baseline by at least this to fire.")
-    detector_baseline_s: int = Field(7 * 86_400, ge=60, description="History the baseline is learned from, before the window (s).")
-    detector_block_s: int = Field(3600, ge=60, description="Baseline history is cut into blocks of this length; the baseline is the median block share.")
-    detector_block_min_items: int = Field(5, ge=1, description="Blocks with fewer unique items are ignored by the baseline.")
-    detector_min_blocks: int = Field(6, ge=1, description="Blocks a key needs for its own baseline; fewer = use the whole-stream baseline.")
-    detector_noise_floor: float = Field(0.02, ge=0, le=1, description="Minimum over-dispersion of the negative share (absolute share units).")
-    detector_z_on: float = Field(4.5, gt=0, description="Fire when the spike score reaches this.")
-    detector_z_off: float = Field(2.0, ge=0, description="Resolve once the spike score stays below this for detector_resolve_s.")
-    detector_z_critical: float = Field(7.0, gt=0, description="Spike score at or above this makes the alert critical.")
-    detector_resolve_s: int = Field(600, ge=0, description="Event time the score must stay below z_off before an episode resolves (s).")
-    detector_cooldown_s: int = Field(1800, ge=0, description="After a resolve, the same key cannot fire again for this long (s).")
-    detector_evidence: int = Field(5, ge=0, description="Top negative headlines attached to an alert as evidence.")
+    detector_window_min_s: int = Field(default=60, ge=1, description="Shortest trailing detection window (s).")
+    detector_window_max_s: int = Field(
+        default=3 * 86_400, ge=1,
+        description="Longest trailing detection window (s); the window grows from the minimum until it holds "
+        "detector_min_items.",
+    )
+    detector_min_items: int = Field(
+        default=10, ge=1, description="Unique scored items a window needs before it is tested (minimum volume)."
+    )
+    detector_min_negative: int = Field(default=5, ge=1, description="Negative items a window needs before it can fire.")
+    detector_min_delta: float = Field(
+        default=0.10, ge=0, le=1, description="Negative share must exceed the baseline by at least this to fire."
+    )
+    detector_baseline_s: int = Field(
+        default=7 * 86_400, ge=60, description="History the baseline is learned from, before the window (s)."
+    )
+    detector_block_s: int = Field(
+        default=3600, ge=60,
+        description="Baseline history is cut into blocks of this length; the baseline is the median block share.",
+    )
+    detector_block_min_items: int = Field(
+        default=5, ge=1, description="Blocks with fewer unique items are ignored by the baseline."
+    )
+    detector_min_blocks: int = Field(
+        default=6, ge=1, description="Blocks a key needs for its own baseline; fewer = use the whole-stream baseline."
+    )
+    detector_noise_floor: float = Field(
+        default=0.02, ge=0, le=1, description="Minimum over-dispersion of the negative share (absolute share units)."
+    )
+    detector_z_on: float = Field(default=4.5, gt=0, description="Fire when the spike score reaches this.")
+    detector_z_off: float = Field(
+        default=2.0, ge=0, description="Resolve once the spike score stays below this for detector_resolve_s."
+    )
+    detector_z_critical: float = Field(
+        default=7.0, gt=0, description="Spike score at or above this makes the alert critical."
+    )
+    detector_resolve_s: int = Field(
+        default=600, ge=0, description="Event time the score must stay below z_off before an episode resolves (s)."
+    )
+    detector_cooldown_s: int = Field(
+        default=1800, ge=0, description="After a resolve, the same key cannot fire again for this long (s)."
+    )
+    detector_evidence: int = Field(
+        default=5, ge=0, description="Top negative headlines attached to an alert as evidence."
+    )
 
     # --- Metrics -------------------------------------------------------------------------
-    metrics_host: str = Field("127.0.0.1", description="Bind address of /metrics.")
-    metrics_port: int = Field(9108, ge=0, description="Port of /metrics (0 = disabled).")
-    ticker_watchlist: CsvList = Field([], description="Tickers exported as metric labels (bounded).")
-    ticker_top_k: int = Field(25, ge=0, description="Also export the K most active tickers.")
-    source_top_k: int = Field(25, ge=0, description="Sources exported as metric labels: the K most active.")
+    metrics_host: str = Field(default="127.0.0.1", description="Bind address of /metrics.")
+    metrics_port: int = Field(default=9108, ge=0, description="Port of /metrics (0 = disabled).")
+    ticker_watchlist: CsvList = Field(default=[], description="Tickers exported as metric labels (bounded).")
+    ticker_top_k: int = Field(default=25, ge=0, description="Also export the K most active tickers.")
+    source_top_k: int = Field(default=25, ge=0, description="Sources exported as metric labels: the K most active.")
 
     # --- Alerting ------------------------------------------------------------------------
-    alert_webhook_urls: CsvList = Field([], description="Webhook URLs for direct Alertmanager-format alerts.")
-    alert_webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 secret for webhook signatures.")
-    alertmanager_url: str | None = Field(None, description="Alertmanager base URL (v2 API) to push alerts to.")
-    alert_resend_s: int = Field(60, ge=5, description="Re-send interval for active alerts (s).")
-    external_url: str = Field("http://127.0.0.1:8501", description="Link put in alerts (the dashboard).")
+    alert_webhook_urls: CsvList = Field(default=[], description="Webhook URLs for direct Alertmanager-format alerts.")
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 secret for webhook signatures."
+    )
+    alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL (v2 API) to push alerts to.")
+    alert_resend_s: int = Field(default=60, ge=5, description="Re-send interval for active alerts (s).")
+    external_url: str = Field(default="http://127.0.0.1:8501", description="Link put in alerts (the dashboard).")
 
     # --- Dashboard -----------------------------------------------------------------------
-    dashboard_host: str = Field("127.0.0.1", description="Bind address of the dashboard.")
-    dashboard_port: int = Field(8501, ge=1, description="Port of the dashboard.")
-    dashboard_refresh_s: int = Field(10, ge=0, description="Auto-refresh interval (s, 0 = off).")
+    dashboard_host: str = Field(default="127.0.0.1", description="Bind address of the dashboard.")
+    dashboard_port: int = Field(default=8501, ge=1, description="Port of the dashboard.")
+    dashboard_refresh_s: int = Field(default=10, ge=0, description="Auto-refresh interval (s, 0 = off).")
 
     # --- Logging -------------------------------------------------------------------------
-    log_level: str = Field("INFO", description="Log level.")
-    log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_format: Literal["json", "console"] = Field(default="json", description="Log line format.")
 
     _split = field_validator("topic", "ticker_watchlist", "alert_webhook_urls", mode="before")(_split_csv)
 
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once and apply CLI overrides (``None`` values are ignored)."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
+    # Any: the values are validated (and coerced) by pydantic, not by the type checker.
+    clean: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**clean)

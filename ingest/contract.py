@@ -51,7 +51,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from finsentry.errors import InvalidMessage
 
@@ -74,7 +74,9 @@ MAX_TIME_CHARS = 64
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?")
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -146,7 +148,7 @@ def _clean(v: str) -> str:
     return v.strip()
 
 
-class _Obj(list):  # type: ignore[type-arg]
+class _Obj(list[tuple[str, Any]]):
     """A JSON object as its ``(name, value)`` pairs, in order (duplicates kept, checked at the top)."""
 
 
@@ -156,7 +158,7 @@ def _int(literal: str) -> int:
     return int(literal)
 
 
-def _constant(name: str) -> Any:
+def _constant(name: str) -> NoReturn:
     raise InvalidMessage("not_json", f"{name} is not JSON")
 
 
@@ -213,7 +215,12 @@ def parse_object(value: bytes | bytearray | memoryview | None, max_bytes: int = 
     obj = dict(doc)
     if len(obj) != len(doc):
         seen: set[str] = set()
-        dup = next(k for k, _ in doc if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        dup = ""
+        for k, _ in doc:
+            if k in seen:
+                dup = k
+                break
+            seen.add(k)
         raise InvalidMessage("duplicate_field", f"{dup[:64]!r} appears more than once")
     return obj
 

@@ -17,6 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 
 from finsentry.errors import BrokerError
@@ -116,15 +117,16 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 4, ti
         admin.close()
 
 
-class _Listener(ConsumerRebalanceListener):
+# kafka-python ships no types, and subscribe() insists on an instance of its ABC.
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # base class is untyped (Any)
     def __init__(self, on_revoked: Callable[[set[tuple[str, int]]], None],
                  on_assigned: Callable[[set[tuple[str, int]]], None]) -> None:
         self._revoked, self._assigned = on_revoked, on_assigned
 
-    def on_partitions_revoked(self, revoked):  # noqa: ANN001 - kafka-python signature
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         self._revoked({(tp.topic, tp.partition) for tp in revoked})
 
-    def on_partitions_assigned(self, assigned):  # noqa: ANN001
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._assigned({(tp.topic, tp.partition) for tp in assigned})
 
 
@@ -186,7 +188,8 @@ class Source:
     def connected(self) -> bool:
         """False while the group coordinator is unknown (the broker went away)."""
         try:
-            return not self._c._coordinator.coordinator_unknown()
+            # kafka-python exposes no public coordinator state; this internal is the only signal.
+            return not self._c._coordinator.coordinator_unknown()  # noqa: SLF001 - third-party internal
         except Exception:  # noqa: BLE001 - a client without this internal: assume connected
             return True
 
@@ -195,7 +198,8 @@ class Source:
 
     def committed(self, partition: tuple[str, int]) -> int | None:
         try:
-            return self._c.committed(TopicPartition(*partition))
+            offset: int | None = self._c.committed(TopicPartition(*partition))
+            return offset
         except KafkaError as exc:
             raise _translate(exc, "committed() failed") from exc
 
@@ -233,7 +237,7 @@ class Sink:
                                     linger_ms=linger_ms, retries=5, reconnect_backoff_max_ms=2000)
         except (KafkaError, OSError) as exc:
             raise _translate(exc, f"cannot create producer on {bootstrap}") from exc
-        self._futures: list = []
+        self._futures: list[FutureRecordMetadata] = []
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None,
              headers: Headers | None = None, timestamp_ms: int | None = None) -> None:

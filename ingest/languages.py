@@ -5,7 +5,8 @@ it labels short English headlines as e.g. Nigerian Pidgin (22 of 9,172 bundled E
 restricted, 6 of 11,134 bundled items differ from the feed's declared language (one of them
 really is Italian). Short texts are often ambiguous (``Jack Welch obituary``: de 0.21, en 0.19),
 so when the best guess is below ``CONFIDENT`` a *covered* language (one with a model) scoring at
-least half as much wins: 4 mismatches left, and on texts cut to 40 characters 46 instead of 118. Items in a language with no configured model are stored unscored
+least half as much wins: 4 mismatches left, and on texts cut to 40 characters 46 instead of 118.
+Items in a language with no configured model are stored unscored
 (``label=None``) and kept out of the aggregates - never scored by the wrong model.
 """
 
@@ -35,18 +36,26 @@ def normalize_lang(code: str | None) -> str | None:
     return primary or None
 
 
+class _Ranker(Protocol):
+    """The part of py3langid's ``LanguageIdentifier`` used here (py3langid ships no types)."""
+
+    def set_languages(self, langs: list[str]) -> None: ...
+
+    def rank(self, text: str) -> list[tuple[str, float]]: ...
+
+
 class LanguageDetector:
     """Offline detection (py3langid), loaded once on first use (~0.2 ms per headline)."""
 
     def __init__(self, candidates: Sequence[str] = CANDIDATES, preferred: Sequence[str] = ()) -> None:
         self._candidates = list(dict.fromkeys([*candidates, *preferred]))
         self._preferred = set(preferred)
-        self._ident: Any = None
+        self._ident: _Ranker | None = None
 
-    def _load(self) -> Any:
+    def _load(self) -> _Ranker:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-        ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        ident: _Ranker = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         ident.set_languages(self._candidates)
         return ident
 

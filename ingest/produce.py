@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from finsentry.errors import DataError
 from ingest.contract import encode, parse_time
@@ -29,7 +30,7 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")  # noqa: SIM115
 
 
-def read_rows(path: str | Path) -> Iterator[dict]:
+def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
     """Rows of a ``.jsonl``/``.json``/``.csv`` file (``.gz`` allowed)."""
     p = Path(path)
     if not p.exists():
@@ -53,7 +54,7 @@ def read_rows(path: str | Path) -> Iterator[dict]:
         raise DataError(f"cannot read {p}: {exc}") from exc
 
 
-def _event_time(row: dict) -> datetime | None:
+def _event_time(row: dict[str, Any]) -> datetime | None:
     v = row.get("published_at")
     if not isinstance(v, str):
         return None
@@ -63,7 +64,7 @@ def _event_time(row: dict) -> datetime | None:
         return None
 
 
-def schedule(rows: list[dict], rate: float | None = None, speedup: float | None = None,
+def schedule(rows: list[dict[str, Any]], rate: float | None = None, speedup: float | None = None,
              max_gap_s: float | None = None) -> list[float]:
     """Send offsets in seconds from the start, per row (pure: tested without Kafka).
 
@@ -87,7 +88,7 @@ def schedule(rows: list[dict], rate: float | None = None, speedup: float | None 
     return out
 
 
-def produce(send: Callable[[bytes, bytes | None], None], rows: Iterable[dict], rate: float | None = None,
+def produce(send: Callable[[bytes, bytes | None], None], rows: Iterable[dict[str, Any]], rate: float | None = None,
             speedup: float | None = None, max_gap_s: float | None = None, stop: threading.Event | None = None,
             progress: bool = True, flush: Callable[[], None] | None = None) -> int:
     """Send every row through ``send(value, key)``; returns how many were sent."""

@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Protocol, cast
 
 from finsentry.errors import InvalidMessage
-from finsentry.records import ScoredItem
+from finsentry.records import Label, ScoredItem
 from ingest.contract import REASONS, NewsMessage, decode
 from ingest.kafka_io import Headers, Record
 
@@ -24,6 +24,22 @@ from ingest.kafka_io import Headers, Record
 TRIAGE_REASONS = REASONS | {"internal_error"}
 # Key + value + headers of a dead letter stay below kafka-python's max_request_size (1 MiB).
 DLQ_MAX_BYTES = 1_000_000
+
+
+class PredictionLike(Protocol):
+    """What :func:`scored_item` reads of a ``model.Prediction`` (ingest does not import the model)."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def probs(self) -> Mapping[str, float]: ...
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def topics(self) -> Sequence[tuple[str, float]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +70,8 @@ def triage(records: Sequence[Record], max_chars: int) -> tuple[list[tuple[Record
     return valid, rejected
 
 
-def scored_item(rec: Record, msg: NewsMessage, lang: str | None, pred: Any, model_version: str | None,
-                ingested_at: datetime) -> ScoredItem:
+def scored_item(rec: Record, msg: NewsMessage, lang: str | None, pred: PredictionLike | None,
+                model_version: str | None, ingested_at: datetime) -> ScoredItem:
     """``pred`` is a ``model.Prediction`` or None (no model for the language: stored unscored)."""
     item = ScoredItem(
         id=msg.id, text=msg.text, published_at=msg.published_at, ingested_at=ingested_at,
@@ -63,7 +79,7 @@ def scored_item(rec: Record, msg: NewsMessage, lang: str | None, pred: Any, mode
         kafka_topic=rec.topic, kafka_partition=rec.partition, kafka_offset=rec.offset,
     )
     if pred is not None:
-        item.label = pred.label
+        item.label = cast(Label, pred.label)  # the model's labels are the Label values
         item.p_negative = float(pred.probs["negative"])
         item.p_neutral = float(pred.probs["neutral"])
         item.p_positive = float(pred.probs["positive"])

@@ -25,11 +25,16 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from finsentry.errors import ConfigError, ModelError
 from finsentry.logs import get_logger
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+    from tokenizers import Tokenizer
 
 log = get_logger(__name__)
 
@@ -85,8 +90,8 @@ def choose_provider(requested: str = "auto") -> str:
 class Classifier:
     """Sentiment + topic classifier over one ONNX session. Build it with :func:`load_classifier`."""
 
-    def __init__(self, session, tokenizer, card: dict, *, provider: str, variant: str,
-                 topic_threshold: float = 0.3, batch_size: int = 32) -> None:
+    def __init__(self, session: InferenceSession, tokenizer: Tokenizer, card: dict[str, Any], *, provider: str,
+                 variant: str, topic_threshold: float = 0.3, batch_size: int = 32) -> None:
         self._session = session
         self._tok = tokenizer
         self.card = card
@@ -140,11 +145,13 @@ class Classifier:
         neg = self.sentiment_labels.index("negative")
         for row, i in enumerate(live):
             sp, tp = s[row], t[row]
-            topics = sorted(((self.topic_labels[k], float(p)) for k, p in enumerate(tp) if p >= self.topic_threshold),
-                            key=lambda x: -x[1])
+            topics = sorted(
+                ((self.topic_labels[k], float(p)) for k, p in enumerate(tp) if p >= self.topic_threshold),
+                key=lambda x: -x[1],
+            )
             out[i] = Prediction(
                 label=self.sentiment_labels[int(sp.argmax())],
-                probs={lab: float(p) for lab, p in zip(self.sentiment_labels, sp)},
+                probs={lab: float(p) for lab, p in zip(self.sentiment_labels, sp, strict=True)},
                 score=float(sp[pos] - sp[neg]),
                 topics=topics,
                 truncated=trunc[row],
@@ -152,14 +159,15 @@ class Classifier:
         return out
 
 
-def _read_card(path: Path) -> dict:
+def _read_card(path: Path) -> dict[str, Any]:
     try:
-        return json.loads((path / "card.json").read_text())
+        card: dict[str, Any] = json.loads((path / "card.json").read_text())
+        return card
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: missing or unreadable card.json ({exc})") from exc
 
 
-def _int8_file(path: Path, card: dict, cache_dir: Path | None) -> Path:
+def _int8_file(path: Path, card: dict[str, Any], cache_dir: Path | None) -> Path:
     """A model dir's own ``model.int8.onnx``, else the one derived from fp16 and cached by content hash."""
     from model.convert import derive_int8
 
@@ -169,7 +177,10 @@ def _int8_file(path: Path, card: dict, cache_dir: Path | None) -> Path:
     fp16 = path / "model.fp16.onnx"
     if not fp16.exists():
         raise ModelError(f"{path}: neither model.int8.onnx nor model.fp16.onnx present")
-    digest = card.get("files", {}).get("model.fp16.onnx", {}).get("sha256") or hashlib.sha256(fp16.read_bytes()).hexdigest()
+    digest = (
+        card.get("files", {}).get("model.fp16.onnx", {}).get("sha256")
+        or hashlib.sha256(fp16.read_bytes()).hexdigest()
+    )
     cached = Path(cache_dir or DEFAULT_CACHE) / digest[:16] / "model.int8.onnx"
     if not cached.exists():
         log.info("model.int8_derive", source=str(fp16), cache=str(cached))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from finsentry.errors import ConfigError
 from model.data import read_csv
@@ -11,7 +12,7 @@ from model.scoring import classification_report
 
 
 def evaluate_file(clf: Classifier, path: Path, *, text_col: str = "text", label_col: str = "label",
-                  task: str = "sentiment") -> dict:
+                  task: str = "sentiment") -> dict[str, Any]:
     """Classification report for ``path``; rows with no text or an unknown label are skipped and counted."""
     if task not in ("sentiment", "topic"):
         raise ConfigError(f"task must be sentiment or topic, not {task!r}")

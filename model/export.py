@@ -13,17 +13,19 @@ import json
 import platform
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import torch
+from transformers import PreTrainedTokenizerBase
 
-from finsentry.errors import ExportValidationError, ModelError
+from finsentry.errors import ExportValidationError
 from finsentry.logs import get_logger
 from model.convert import derive_int8
-from model.data import load_split, sha256, SPLITS_DIR
+from model.data import SPLITS_DIR, load_split, sha256
 from model.labels import SENTIMENT_LABELS, TOPIC_LABELS
-from model.network import ProbsWrapper
+from model.network import MultiTaskClassifier, ProbsWrapper
 from model.train import load_checkpoint, predict
 
 log = get_logger(__name__)
@@ -36,7 +38,7 @@ TOLERANCE = {
 }
 
 
-def _export_fp32(net, path: Path, max_length: int) -> None:
+def _export_fp32(net: MultiTaskClassifier, path: Path, max_length: int) -> None:
     wrapper = ProbsWrapper(net).eval()
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
@@ -50,18 +52,19 @@ def _export_fp32(net, path: Path, max_length: int) -> None:
     onnx.checker.check_model(str(path))
 
 
-def _optimise(src: Path, dst_fp32: Path, dst_fp16: Path, hidden: int, heads: int) -> dict:
+def _optimise(src: Path, dst_fp32: Path, dst_fp16: Path, hidden: int, heads: int) -> dict[str, int]:
     from onnxruntime.transformers.optimizer import optimize_model
 
     opt = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
-    fused = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
+    fused: dict[str, int] = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
     opt.save_model_to_file(str(dst_fp32))
     opt.convert_float_to_float16(keep_io_types=True)
     opt.save_model_to_file(str(dst_fp16))
     return fused
 
 
-def _ort_probs(path: Path, tok, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
+def _ort_probs(path: Path, tok: PreTrainedTokenizerBase, texts: list[str],
+               max_length: int) -> tuple[np.ndarray, np.ndarray]:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -77,10 +80,10 @@ def _ort_probs(path: Path, tok, texts: list[str], max_length: int) -> tuple[np.n
     return s_out, t_out
 
 
-def _compare(ref: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray]) -> dict:
-    agree = [float((r.argmax(1) == g.argmax(1)).mean()) for r, g in zip(ref, got)]
-    diff = [float(np.abs(r - g).max()) for r, g in zip(ref, got)]
-    mean = [float(np.abs(r - g).mean()) for r, g in zip(ref, got)]
+def _compare(ref: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
+    agree = [float((r.argmax(1) == g.argmax(1)).mean()) for r, g in zip(ref, got, strict=True)]
+    diff = [float(np.abs(r - g).max()) for r, g in zip(ref, got, strict=True)]
+    mean = [float(np.abs(r - g).mean()) for r, g in zip(ref, got, strict=True)]
     return {"agreement": min(agree), "max_prob_diff": max(diff), "mean_prob_diff": max(mean),
             "sentiment_agreement": agree[0], "topic_agreement": agree[1]}
 
@@ -98,7 +101,8 @@ def _file_sha(path: Path) -> str:
 
 
 def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_test: bool = True,
-           splits_dir: Path = SPLITS_DIR, n_validate: int = 600, tolerance: dict | None = None) -> dict:
+           splits_dir: Path = SPLITS_DIR, n_validate: int = 600,
+           tolerance: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
     """Export, optimise, convert, validate (raises ExportValidationError) and write the model card."""
     from model.engine import load_classifier
     from model.evaluate import evaluate_file
@@ -119,7 +123,7 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
 
     texts = validation_texts(splits_dir, n_validate)
     ref = predict(net, tok, texts, max_length)
-    validation = {}
+    validation: dict[str, dict[str, float]] = {}
     for name, path in (("fp32", fp32), ("int8", int8), ("fp16", fp16)):
         try:
             validation[name] = _compare(ref, _ort_probs(path, tok, texts, max_length))
@@ -133,11 +137,11 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
 
     tok.backend_tokenizer.save(str(out / "tokenizer.json"))
     shutil.copyfile(fp16, out / "model.fp16.onnx")
-    stamp = dt.datetime.now(dt.timezone.utc)
+    stamp = dt.datetime.now(dt.UTC)
     sha16 = _file_sha(out / "model.fp16.onnx")
     report_path = checkpoint / "training_report.json"
     training = json.loads(report_path.read_text()) if report_path.exists() else {}
-    card = {
+    card: dict[str, Any] = {
         "name": "finsentry-sentiment-topic",
         "version": f"{stamp:%Y%m%d}-{sha16[:8]}",
         "created": stamp.isoformat(timespec="seconds"),
@@ -150,7 +154,9 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
         "topic_labels": list(TOPIC_LABELS),
         "files": {"model.fp16.onnx": {"sha256": sha16, "bytes": (out / "model.fp16.onnx").stat().st_size},
                   "tokenizer.json": {"sha256": _file_sha(out / "tokenizer.json")}},
-        "sizes_mb": {n: round(p.stat().st_size / 2**20, 1) for n, p in (("fp32", fp32), ("fp16", fp16), ("int8", int8))},
+        "sizes_mb": {
+            n: round(p.stat().st_size / 2**20, 1) for n, p in (("fp32", fp32), ("fp16", fp16), ("int8", int8))
+        },
         "fused_operators": fused,
         "validation_vs_pytorch": validation,
         "tolerance": {**TOLERANCE, **(tolerance or {})},
@@ -165,7 +171,7 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
     }
     (out / "card.json").write_text(json.dumps(card, indent=2))
     if evaluate_test:
-        metrics = {}
+        metrics: dict[str, dict[str, dict[str, Any]]] = {}
         for variant in ("int8", "fp16", "fp32"):
             clf = load_classifier(out, provider="cpu", variant=variant, cache_dir=work / "cache",
                                   onnx_file=fp32 if variant == "fp32" else None)
@@ -176,7 +182,8 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
                 metrics[variant][name] = {k: rep[k] for k in ("accuracy", "macro_f1", "n")}
         card["metrics"].update({f"onnx_{k}": v for k, v in metrics.items()})
         card["int8_accuracy_drop_points"] = {
-            k: round(100 * (metrics["fp32"][k]["accuracy"] - metrics["int8"][k]["accuracy"]), 2) for k in metrics["fp32"]
+            k: round(100 * (metrics["fp32"][k]["accuracy"] - metrics["int8"][k]["accuracy"]), 2)
+            for k in metrics["fp32"]
         }
         (out / "card.json").write_text(json.dumps(card, indent=2))
     log.info("export.done", out=str(out), version=card["version"])

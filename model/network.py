@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import AutoModel
+from transformers import AutoModel, PreTrainedModel
 
 
 class MultiTaskClassifier(nn.Module):
@@ -13,7 +13,7 @@ class MultiTaskClassifier(nn.Module):
     ``forward`` returns logits; ``probs`` returns softmax probabilities (what the ONNX graph outputs).
     """
 
-    def __init__(self, encoder: nn.Module, n_sentiment: int, n_topic: int, dropout: float = 0.1) -> None:
+    def __init__(self, encoder: PreTrainedModel, n_sentiment: int, n_topic: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
@@ -26,7 +26,7 @@ class MultiTaskClassifier(nn.Module):
         return cls(AutoModel.from_pretrained(base), n_sentiment, n_topic)
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden: torch.Tensor = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
 

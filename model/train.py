@@ -14,13 +14,19 @@ import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
-from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import (
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+    get_linear_schedule_with_warmup,
+)
 
 from finsentry.errors import ModelError
 from finsentry.logs import get_logger
@@ -31,6 +37,7 @@ from model.scoring import classification_report
 
 log = get_logger(__name__)
 IGNORE = -100
+Row = tuple[str, int, int]  # (text, sentiment label index or IGNORE, topic label index or IGNORE)
 
 
 def default_base() -> str:
@@ -69,8 +76,8 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _encode(examples: list[Example]) -> list[tuple[str, int, int]]:
-    out = []
+def _encode(examples: list[Example]) -> list[Row]:
+    out: list[Row] = []
     for ex in examples:
         if ex.source == "topic":
             out.append((ex.text, IGNORE, TOPIC_LABELS.index(ex.label)))
@@ -79,14 +86,15 @@ def _encode(examples: list[Example]) -> list[tuple[str, int, int]]:
     return out
 
 
-def _batches(rows: list, tok, batch_size: int, rng: random.Random, max_length: int) -> list[list]:
+def _batches(rows: list[Row], tok: PreTrainedTokenizerBase, batch_size: int, rng: random.Random,
+             max_length: int) -> list[list[Row]]:
     """Shuffled batches of similar length (shuffle, sort inside chunks of 50 batches, shuffle batches)."""
     rows = rows[:]
     rng.shuffle(rows)
     lengths = [len(ids) for ids in tok([r[0] for r in rows], truncation=True, max_length=max_length)["input_ids"]]
     order = list(range(len(rows)))
     chunk = batch_size * 50
-    batches = []
+    batches: list[list[Row]] = []
     for start in range(0, len(order), chunk):
         part = sorted(order[start:start + chunk], key=lambda i: lengths[i])
         batches += [[rows[i] for i in part[j:j + batch_size]] for j in range(0, len(part), batch_size)]
@@ -95,7 +103,8 @@ def _batches(rows: list, tok, batch_size: int, rng: random.Random, max_length: i
 
 
 @torch.no_grad()
-def predict(net: MultiTaskClassifier, tok, texts: list[str], max_length: int, bs: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def predict(net: MultiTaskClassifier, tok: PreTrainedTokenizerBase, texts: list[str], max_length: int,
+            bs: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities of both heads for ``texts`` (length-sorted batches, original order kept)."""
     net.eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -110,9 +119,10 @@ def predict(net: MultiTaskClassifier, tok, texts: list[str], max_length: int, bs
     return s_out, t_out
 
 
-def evaluate(net, tok, sets: dict[str, list[Example]], max_length: int) -> dict[str, dict]:
+def evaluate(net: MultiTaskClassifier, tok: PreTrainedTokenizerBase, sets: dict[str, list[Example]],
+             max_length: int) -> dict[str, dict[str, Any]]:
     """Metrics per named set; sets whose name starts with ``topic`` use the topic head."""
-    res = {}
+    res: dict[str, dict[str, Any]] = {}
     for name, exs in sets.items():
         if not exs:
             continue
@@ -126,13 +136,16 @@ def evaluate(net, tok, sets: dict[str, list[Example]], max_length: int) -> dict[
     return res
 
 
-def _selection(metrics: dict[str, dict]) -> float:
+def _selection(metrics: dict[str, dict[str, Any]]) -> float:
     """Model selection score on validation: FPB counts double (it is the headline benchmark)."""
-    parts = [2 * metrics["fpb"]["macro_f1"], metrics["twitter_sentiment"]["macro_f1"], metrics["topic"]["macro_f1"]]
+    parts: list[float] = [
+        2 * metrics["fpb"]["macro_f1"], metrics["twitter_sentiment"]["macro_f1"], metrics["topic"]["macro_f1"]
+    ]
     return sum(parts) / 4
 
 
-def save_checkpoint(net: MultiTaskClassifier, tok, out: Path, meta: dict) -> None:
+def save_checkpoint(net: MultiTaskClassifier, tok: PreTrainedTokenizerBase, out: Path,
+                    meta: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     net.encoder.save_pretrained(out / "encoder")
     tok.save_pretrained(out / "encoder")
@@ -141,24 +154,34 @@ def save_checkpoint(net: MultiTaskClassifier, tok, out: Path, meta: dict) -> Non
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
-def load_checkpoint(path: Path) -> tuple[MultiTaskClassifier, object, dict]:
+def load_checkpoint(path: Path) -> tuple[MultiTaskClassifier, PreTrainedTokenizerFast, dict[str, Any]]:
     path = Path(path)
     if not (path / "heads.pt").exists():
         raise ModelError(f"{path} is not a finsentry training checkpoint (no heads.pt)")
-    meta = json.loads((path / "meta.json").read_text())
-    net = MultiTaskClassifier.from_base(str(path / "encoder"), len(meta["sentiment_labels"]), len(meta["topic_labels"]))
+    meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
+    net = MultiTaskClassifier.from_base(
+        str(path / "encoder"), len(meta["sentiment_labels"]), len(meta["topic_labels"])
+    )
     heads = torch.load(path / "heads.pt", map_location="cpu")
     net.sentiment_head.load_state_dict(heads["sentiment_head"])
     net.topic_head.load_state_dict(heads["topic_head"])
     net.eval()
-    return net, AutoTokenizer.from_pretrained(str(path / "encoder")), meta
+    # A fast tokenizer (the default with `tokenizers` installed): export saves its backend_tokenizer.
+    # AutoTokenizer.from_pretrained is unannotated in transformers.
+    tok: PreTrainedTokenizerFast = AutoTokenizer.from_pretrained(str(path / "encoder"))  # type: ignore[no-untyped-call]
+    return net, tok, meta
 
 
-def _data(cfg: TrainConfig) -> tuple[list, dict, dict]:
+def _data(cfg: TrainConfig) -> tuple[list[Example], dict[str, list[Example]], dict[str, list[Example]]]:
     d = Path(cfg.splits_dir)
-    lim = (lambda xs: xs[: cfg.limit]) if cfg.limit else (lambda xs: xs)
+
+    def lim(xs: list[Example]) -> list[Example]:
+        return xs[: cfg.limit] if cfg.limit else xs
+
     fpb = lim(load_split("fpb", "train", d))
-    train = fpb * cfg.fpb_repeat + lim(load_split("twitter_sentiment", "train", d)) + lim(load_split("topic", "train", d))
+    train = (
+        fpb * cfg.fpb_repeat + lim(load_split("twitter_sentiment", "train", d)) + lim(load_split("topic", "train", d))
+    )
     if cfg.extra_sentiment:
         train += lim(load_split("extra_sentiment", "train", d))
     val = {n: lim(load_split(n, "val", d)) for n in ("fpb", "twitter_sentiment", "topic")}
@@ -173,7 +196,7 @@ def _data(cfg: TrainConfig) -> tuple[list, dict, dict]:
     return train, val, test
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run the fine-tune; returns the training report (also written to ``out/training_report.json``)."""
     torch.set_num_threads(cfg.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -185,7 +208,8 @@ def train(cfg: TrainConfig) -> dict:
             net, tok, _ = load_checkpoint(Path(cfg.resume))
             cfg.base = json.loads((Path(cfg.resume) / "meta.json").read_text())["base"]
         else:
-            tok = AutoTokenizer.from_pretrained(cfg.base)
+            # AutoTokenizer.from_pretrained is unannotated in transformers.
+            tok = AutoTokenizer.from_pretrained(cfg.base)  # type: ignore[no-untyped-call]
             net = MultiTaskClassifier.from_base(cfg.base, len(SENTIMENT_LABELS), len(TOPIC_LABELS))
     except OSError as exc:
         raise ModelError(f"cannot load base model {cfg.base!r}: {exc}") from exc
@@ -205,12 +229,19 @@ def train(cfg: TrainConfig) -> dict:
         [{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
         weight_decay=cfg.weight_decay,
     )
-    sched = get_linear_schedule_with_warmup(opt, int(total * cfg.warmup), total)
+    sched = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]  # untyped in transformers
+        opt, int(total * cfg.warmup), total
+    )
     # The EMA copy is what gets evaluated and saved: averaging the last few hundred steps smooths the
     # step-to-step noise of a small-batch fine-tune that validation selection otherwise picks up
     # (measured on the shipped recipe: no gain beyond seed noise, see docs/model.md; off by default).
-    ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
-    scored = ema.module if ema else net
+    ema = (
+        # get_ema_multi_avg_fn is unannotated in torch.
+        AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))  # type: ignore[no-untyped-call]
+        if cfg.ema
+        else None
+    )
+    scored = cast(MultiTaskClassifier, ema.module) if ema else net  # the EMA copy is a deep copy of net
     eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
     meta = {
         "base": cfg.base, "sentiment_labels": list(SENTIMENT_LABELS), "topic_labels": list(TOPIC_LABELS),
@@ -227,7 +258,8 @@ def train(cfg: TrainConfig) -> dict:
     while step < total and stop_reason == "epochs":
         for batch in _batches(rows, tok, cfg.batch_size, rng, cfg.max_length):
             net.train()
-            enc = tok([b[0] for b in batch], padding=True, truncation=True, max_length=cfg.max_length, return_tensors="pt")
+            enc = tok([b[0] for b in batch], padding=True, truncation=True, max_length=cfg.max_length,
+                      return_tensors="pt")
             ys = torch.tensor([b[1] for b in batch])
             yt = torch.tensor([b[2] for b in batch])
             s_logits, t_logits = net(enc["input_ids"], enc["attention_mask"])
@@ -237,7 +269,7 @@ def train(cfg: TrainConfig) -> dict:
             if (yt != IGNORE).any():
                 loss = loss + topic_loss(t_logits, yt)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # Tensor.backward is unannotated in torch
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             sched.step()

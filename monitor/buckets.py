@@ -6,7 +6,9 @@ and ``("source", name)``. Only scored items count (``label`` set); a syndicated 
 (``duplicate_of`` set) adds to ``n_duplicates`` only, so a story counts once for spikes.
 
 Buckets are monoids: :func:`merge` is associative and commutative with :data:`EMPTY` as
-identity, which is what lets several consumer instances add into the same stored rows.
+identity, which is what lets several consumer instances add into the same stored rows. The
+bucket types (``Counts``, ``KeyId``, ``BucketId``, ``ALL``) live in ``finsentry.records`` (the
+store persists them and must not import the monitor); they are re-exported here.
 
     >>> c = merge(Counts(n_negative=1, score_sum=-0.9), Counts(n_positive=1, score_sum=0.8))
     >>> c.total, round(c.negative_share, 2)
@@ -16,58 +18,28 @@ identity, which is what lets several consumer instances add into the same stored
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from finsentry.records import ScoredItem
+from finsentry.records import ALL, EMPTY, BucketId, Counts, KeyId, ScoredItem, merge
 from finsentry.timeutil import as_utc
 
-KeyId = tuple[str, str]  # (key_type, key)
-BucketId = tuple[str, str, datetime]  # (key_type, key, bucket_start UTC)
+__all__ = [
+    "ALL",
+    "EMPTY",
+    "BucketId",
+    "BucketTable",
+    "Counts",
+    "KeyId",
+    "Watermark",
+    "bucket_start",
+    "contributions",
+    "item_counts",
+    "keys_of",
+    "merge",
+    "total",
+]
 
-ALL: KeyId = ("all", "*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """Additive counts of one bucket (or a sum of buckets) for one key."""
-
-    n_negative: int = 0
-    n_neutral: int = 0
-    n_positive: int = 0
-    n_duplicates: int = 0  # syndicated copies: stored, linked, never in n_* or score_sum
-    score_sum: float = 0.0
-
-    @property
-    def total(self) -> int:
-        """Unique scored items (copies excluded)."""
-        return self.n_negative + self.n_neutral + self.n_positive
-
-    @property
-    def negative_share(self) -> float:
-        return self.n_negative / self.total if self.total else 0.0
-
-    @property
-    def mean_score(self) -> float:
-        """The sentiment index: mean of p_positive - p_negative over unique items."""
-        return self.score_sum / self.total if self.total else 0.0
-
-    def __add__(self, other: Counts) -> Counts:
-        return merge(self, other)
-
-
-EMPTY = Counts()
-
-
-def merge(a: Counts, b: Counts) -> Counts:
-    return Counts(
-        a.n_negative + b.n_negative,
-        a.n_neutral + b.n_neutral,
-        a.n_positive + b.n_positive,
-        a.n_duplicates + b.n_duplicates,
-        a.score_sum + b.score_sum,
-    )
 
 
 def total(parts: Iterable[Counts]) -> Counts:

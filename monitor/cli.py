@@ -18,10 +18,18 @@ monitor_app = typer.Typer(help="Trends and spike detection: evaluation on real n
 
 @monitor_app.command("evaluate")
 def evaluate(
-    stream: str = typer.Option(..., "--stream", help="Stream file (JSONL or JSONL.gz: id, text, published_at, source, lang)."),
-    shock: str | None = typer.Option(None, help="Shock start (ISO date/time, UTC); known for the bundled svb/covid streams."),
-    store: str | None = typer.Option(None, "--store", help="Store URL for the replay (default: a throw-away SQLite file)."),
-    json_out: str | None = typer.Option(None, "--json", help="Also write the summary and alert table to this JSON file."),
+    stream: str = typer.Option(
+        ..., "--stream", help="Stream file (JSONL or JSONL.gz: id, text, published_at, source, lang)."
+    ),
+    shock: str | None = typer.Option(
+        None, help="Shock start (ISO date/time, UTC); known for the bundled svb/covid streams."
+    ),
+    store: str | None = typer.Option(
+        None, "--store", help="Store URL for the replay (default: a throw-away SQLite file)."
+    ),
+    json_out: str | None = typer.Option(
+        None, "--json", help="Also write the summary and alert table to this JSON file."
+    ),
     model: str | None = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
 ) -> None:
     """Replay a real news stream through the classifier and the monitor; report alerts vs the shock."""

@@ -35,9 +35,9 @@ import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
-from finsentry.records import AlertEvent
+from finsentry.records import AlertEvent, KeyType
 from finsentry.timeutil import as_utc
 from monitor.buckets import ALL, Counts, KeyId
 from monitor.episodes import Episode, KeyState, Severity, alert_id_for
@@ -225,7 +225,11 @@ class SpikeDetector:
         ev = Evaluation(key, bucket, wstart, end, counts.total, counts.n_negative, base, z, False, None)
         excess = ev.share - base.share if base is not None else None
         ep, status = state.step(key, bucket, end, z, excess, ev.k, cfg)
-        event = self._event(ev, ep, status, resolved_at=end if status == "resolved" else None) if status else None
+        event = (
+            self._event(ev, ep, status, resolved_at=end if status == "resolved" else None)
+            if ep is not None and status is not None
+            else None
+        )  # step() returns an episode exactly when it returns a status
         active = state.episode
         ev = Evaluation(
             key, bucket, wstart, end, ev.n, ev.k, base, z,
@@ -244,7 +248,7 @@ class SpikeDetector:
         return AlertEvent(
             alert_id=ep.alert_id,
             status=status,
-            key_type=ev.key[0],  # type: ignore[arg-type]
+            key_type=cast(KeyType, ev.key[0]),  # keys are built from the KeyType values
             key=ev.key[1],
             severity=ep.severity,
             started_at=ep.onset,
@@ -268,9 +272,9 @@ class SpikeDetector:
         closed_end = as_utc(closed_end)
         prev = self.closed_end
         if fresh:
-            lo = as_utc(refresh_from) if refresh_from is not None else None
+            since = as_utc(refresh_from) if refresh_from is not None else None
             for key, series in fresh.items():
-                start = lo if lo is not None else min(series, default=closed_end)
+                start = since if since is not None else min(series, default=closed_end)
                 self.load(key, series, start, closed_end)
         if prev is not None and closed_end <= prev:
             return []

@@ -50,7 +50,10 @@ class KeyState:
         ep = self.episode
         if ep is None:
             cooling = self.quiet_until is not None and bucket < self.quiet_until
-            if excess is not None and not cooling and z >= cfg.z_on and excess >= cfg.min_delta and k >= cfg.min_negative:
+            if (
+                excess is not None and not cooling
+                and z >= cfg.z_on and excess >= cfg.min_delta and k >= cfg.min_negative
+            ):
                 severity: Severity = "critical" if z >= cfg.z_critical else "warning"
                 self.episode = Episode(alert_id_for(key, bucket), bucket, severity)
                 return self.episode, "firing"

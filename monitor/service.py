@@ -10,6 +10,8 @@ Buckets are added inside the store transaction that inserted the items, so a red
 item (not newly inserted) never adds twice. The detector reads the closed buckets back from
 the store, so several instances writing into one store are tested as one global view, and a
 restarted service rebuilds each key's baseline from the persisted buckets (no warm-up).
+Every store access is a named method of :class:`store.protocol.MonitorStore` (or of the
+:class:`store.protocol.Transaction` the store hands in): no SQL here.
 """
 
 from __future__ import annotations
@@ -17,33 +19,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Protocol
 
 from finsentry.errors import StoreError
 from finsentry.logs import get_logger
-from finsentry.records import AlertEvent, Evidence, ScoredItem
+from finsentry.records import ALL, EMPTY, AlertEvent, Evidence, KeyId, ScoredItem
 from finsentry.timeutil import as_utc
 from monitor import rollup
-from monitor.buckets import (
-    ALL,
-    EMPTY,
-    KeyId,
-    Watermark,
-    bucket_start,
-    contributions,
-    item_counts,
-    keys_of,
-)
+from monitor.buckets import Watermark, bucket_start, contributions, item_counts, keys_of
 from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
-from store.schema import alerts, item_tickers, items
+from monitor.windows import WindowSummary
 
 if TYPE_CHECKING:
     from finsentry.metrics import Metrics
     from finsentry.settings import Settings
-    from store import Store
+    from store.protocol import MonitorStore, Transaction
 
 log = get_logger(__name__)
 
@@ -53,6 +43,15 @@ MAX_FUTURE_S = 300  # an item dated further ahead of its ingest time does not mo
 # buckets are re-read only when this instance itself wrote into them (its own late items).
 REFRESH_S = 300
 _TOP_K_SPAN = timedelta(days=1)  # "most active" tickers/sources for metric labels: last day
+_EVIDENCE_CHARS = 500
+
+
+class AlertSink(Protocol):
+    """What the monitor hands alert events to (``monitor.alerting.Notifier``)."""
+
+    def record(self, txn: Transaction, events: list[AlertEvent]) -> None: ...
+    def deliver_due(self, now: datetime | None = None) -> int: ...
+    def close(self) -> None: ...
 
 
 class MonitorService:
@@ -61,9 +60,9 @@ class MonitorService:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: MonitorStore,
         metrics: Metrics,
-        notifier: Any | None = None,
+        notifier: AlertSink | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.settings = settings
@@ -73,8 +72,8 @@ class MonitorService:
         if notifier is None:
             from monitor.alerting import Notifier
 
-            notifier = Notifier(settings, store.engine, metrics, clock=self.clock)
-        self.notifier = notifier
+            notifier = Notifier(settings, store, metrics, clock=self.clock)
+        self.notifier: AlertSink | None = notifier
         self.config = DetectorConfig.from_settings(settings)
         self.detector = SpikeDetector(self.config)
         self.watermark = Watermark(settings.allowed_lateness_s)
@@ -90,21 +89,17 @@ class MonitorService:
     def _restore(self) -> None:
         """Resume from the store: event-time position and episodes still firing."""
         try:
-            with self.store.engine.connect() as conn:
-                last = rollup.latest_bucket_start(conn)
-                firing = conn.execute(
-                    select(alerts.c.key_type, alerts.c.key, alerts.c.started_at, alerts.c.severity).where(
-                        alerts.c.status == "firing"
-                    )
-                ).all()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"monitor could not read its state: {type(exc).__name__}") from exc
+            last = self.store.latest_bucket_start()
+            firing = self.store.firing_episodes()
+        except StoreError as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            raise StoreError(f"monitor could not read its state: {type(cause).__name__}") from exc
         if last is not None:
             # The newest stored bucket may still be open: it is tested when the next item lands.
             self.watermark.value = last
             self.detector.closed_end = last
-        for row in firing:
-            self.detector.restore_episode((row.key_type, row.key), as_utc(row.started_at), row.severity)
+        for episode in firing:
+            self.detector.restore_episode(episode.key, episode.started_at, episode.severity)
         log.info("monitor.restored", watermark=last.isoformat() if last else None, firing=len(firing))
 
     # --- before the write -----------------------------------------------------------------
@@ -118,14 +113,14 @@ class MonitorService:
             it.story_hash = story_hash(it.text)
 
     # --- inside the store transaction -------------------------------------------------------
-    def in_transaction(self, conn: Connection, new_items: list[ScoredItem]) -> None:
+    def in_transaction(self, txn: Transaction, new_items: list[ScoredItem]) -> None:
         """Link syndicated copies to their first item, then add the batch to the buckets."""
-        self._link_syndicated(conn, new_items)
+        self._link_syndicated(txn, new_items)
         on_time, late = self.watermark.split(new_items)
         self._late_ids = {it.id for it in late}
-        rollup.upsert_buckets(conn, contributions(on_time, self.settings.bucket_seconds))
+        txn.add_buckets(contributions(on_time, self.settings.bucket_seconds))
 
-    def _link_syndicated(self, conn: Connection, new_items: list[ScoredItem]) -> None:
+    def _link_syndicated(self, txn: Transaction, new_items: list[ScoredItem]) -> None:
         hashed = sorted((it for it in new_items if it.story_hash), key=lambda it: (as_utc(it.published_at), it.id))
         if not hashed:
             return
@@ -133,18 +128,9 @@ class MonitorService:
         lo = min(as_utc(it.published_at) for it in hashed) - window
         hi = max(as_utc(it.published_at) for it in hashed)
         hashes = sorted({it.story_hash for it in hashed if it.story_hash})
-        firsts: dict[str, list[tuple[datetime, str]]] = {}
-        for i in range(0, len(hashes), 500):
-            q = select(items.c.id, items.c.story_hash, items.c.published_at).where(
-                items.c.story_hash.in_(hashes[i : i + 500]),
-                items.c.published_at >= lo,
-                items.c.published_at <= hi,
-                items.c.duplicate_of.is_(None),
-            )
-            for row in conn.execute(q):
-                firsts.setdefault(row.story_hash, []).append((as_utc(row.published_at), row.id))
+        firsts = txn.first_copies(hashes, lo, hi)
         linked: set[str] = set()
-        updates: list[dict[str, str]] = []
+        updates: dict[str, str] = {}  # copy id -> first item id
         for it in hashed:
             t = as_utc(it.published_at)
             candidates = [
@@ -155,10 +141,9 @@ class MonitorService:
             if candidates:
                 it.duplicate_of = min(candidates)[1]
                 linked.add(it.id)
-                updates.append({"b_id": it.id, "b_first": it.duplicate_of})
+                updates[it.id] = it.duplicate_of
         if updates:
-            stmt = update(items).where(items.c.id == bindparam("b_id")).values(duplicate_of=bindparam("b_first"))
-            conn.execute(stmt, updates)
+            txn.link_syndicated(updates)
             log.debug("monitor.syndicated", linked=len(updates))
 
     # --- after the write --------------------------------------------------------------------
@@ -189,7 +174,7 @@ class MonitorService:
             return
         try:
             evals = self._evaluate(prev, closed_end)
-        except (SQLAlchemyError, StoreError) as exc:
+        except StoreError as exc:
             # Nothing advanced: the next batch tests the same closed buckets again.
             log.warning("monitor.evaluate_failed", error=type(exc).__name__)
             return
@@ -211,16 +196,17 @@ class MonitorService:
             refresh_from = prev - timedelta(seconds=min(REFRESH_S, self.settings.allowed_lateness_s))
             if self._oldest_touched is not None:
                 refresh_from = min(refresh_from, self._oldest_touched)
-        with self.store.engine.connect() as conn:
-            history = rollup.read_series_many(conn, fresh_keys, closed_end - horizon, closed_end)
-            recent = rollup.read_series_many(conn, known, refresh_from, closed_end)
-            if self.settings.ticker_top_k or self.settings.source_top_k:
-                self._labels["ticker"] = set(self.settings.ticker_watchlist) | {
-                    k for k, _ in rollup.top_keys(conn, "ticker", closed_end - _TOP_K_SPAN, closed_end, self.settings.ticker_top_k)
-                }
-                self._labels["source"] = {
-                    k for k, _ in rollup.top_keys(conn, "source", closed_end - _TOP_K_SPAN, closed_end, self.settings.source_top_k)
-                }
+        store = self.store
+        history = store.read_series_many(fresh_keys, closed_end - horizon, closed_end)
+        recent = store.read_series_many(known, refresh_from, closed_end)
+        if self.settings.ticker_top_k or self.settings.source_top_k:
+            top_from = closed_end - _TOP_K_SPAN
+            self._labels["ticker"] = set(self.settings.ticker_watchlist) | {
+                k for k, _ in store.top_keys("ticker", top_from, closed_end, self.settings.ticker_top_k)
+            }
+            self._labels["source"] = {
+                k for k, _ in store.top_keys("source", top_from, closed_end, self.settings.source_top_k)
+            }
         for key in fresh_keys:
             self.detector.load(key, history.get(key, {}), closed_end - horizon, closed_end)
         fresh = {k: recent.get(k, {}) for k in known}
@@ -266,19 +252,19 @@ class MonitorService:
             return
         try:
             self._emit(self._unsent)
-        except (SQLAlchemyError, StoreError) as exc:
+        except StoreError as exc:
             log.warning("monitor.alert_record_failed", pending=len(self._unsent), error=type(exc).__name__)
             return
         self._unsent = []
 
     def _emit(self, evals: list[Evaluation]) -> None:
         events: list[AlertEvent] = []
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as txn:
             for ev in evals:
                 assert ev.event is not None
                 event = ev.event
                 if event.status == "firing":
-                    event = replace(event, evidence=self._evidence(conn, ev))
+                    event = replace(event, evidence=self._evidence(txn, ev))
                 events.append(event)
                 log.info(
                     "monitor.alert",
@@ -290,32 +276,16 @@ class MonitorService:
                     z=event.figures.get("z"),
                 )
             if self.notifier is not None:
-                self.notifier.record(conn, events)
+                self.notifier.record(txn, events)
         self.events.extend(events)
 
-    def _evidence(self, conn: Connection, ev: Evaluation) -> tuple[Evidence, ...]:
+    def _evidence(self, txn: Transaction, ev: Evaluation) -> tuple[Evidence, ...]:
         """The most negative unique headlines of the key inside the tested window."""
         n = self.settings.detector_evidence
         if n <= 0:
             return ()
-        kt, k = ev.key
-        q = select(items.c.id, items.c.text, items.c.source, items.c.score).where(
-            items.c.label == "negative",
-            items.c.duplicate_of.is_(None),
-            items.c.published_at >= ev.window_start,
-            items.c.published_at < ev.window_end,
-        )
-        if kt == "topic":
-            q = q.where(items.c.topic == k)
-        elif kt == "source":
-            q = q.where(items.c.source == k)
-        elif kt == "ticker":
-            q = q.join(item_tickers, item_tickers.c.item_id == items.c.id).where(item_tickers.c.ticker == k)
-        q = q.order_by(items.c.score.asc(), items.c.id).limit(n)
-        return tuple(
-            Evidence(id=r.id, text=r.text[:500], source=r.source, score=float(r.score or 0.0))
-            for r in conn.execute(q)
-        )
+        found = txn.evidence(ev.key, ev.window_start, ev.window_end, n)
+        return tuple(replace(e, text=e.text[:_EVIDENCE_CHARS]) for e in found)
 
     # --- housekeeping -------------------------------------------------------------------------
     def tick(self, now: datetime) -> None:
@@ -324,11 +294,10 @@ class MonitorService:
         if self.notifier is not None:
             self.notifier.deliver_due(now)
 
-    def index(self, key: KeyId, end: datetime | None = None) -> dict[int, Any]:
+    def index(self, key: KeyId, end: datetime | None = None) -> dict[int, WindowSummary]:
         """Sentiment index of ``key`` over 15 min / 1 h / 1 day ending at ``end``."""
         end = end or self.watermark.value or self.clock()
-        with self.store.engine.connect() as conn:
-            return rollup.read_index(conn, key, end)
+        return rollup.read_index(self.store, key, end)
 
     def close(self) -> None:
         if self.notifier is not None:

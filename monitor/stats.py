@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +46,7 @@ def upper_tail(k: int, n: int, p0: float, rho: float) -> float:
         return 0.0
     term = 1.0
     total = 1.0
+    step: Callable[[int], float]
     if rho < 1e-9:
         odds = p0 / (1 - p0)
         step = lambda x: (n - x) / (x + 1) * odds  # noqa: E731 - P(x+1)/P(x)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import TypeAlias
 
 from finsentry.errors import DataError
 
@@ -100,19 +101,22 @@ def _is_title_case(text: str) -> bool:
     words = [w for w in re.findall(r"[A-Za-z][a-z'’]+", text) if len(w) > 3]
     if len(words) < 3:
         return False
-    return sum(w[0].isupper() for w in words) / len(words) >= 0.6
+    return sum(1 for w in words if w[0].isupper()) / len(words) >= 0.6
+
+
+_Trie: TypeAlias = dict[str, "_Trie"]  # character -> subtrie; "" marks the end of a word
 
 
 def _trie_regex(words: Iterable[str]) -> str:
     """Regex alternation shaped as a character trie (fast: no per-alias backtracking)."""
-    trie: dict[str, dict] = {}
+    trie: _Trie = {}
     for word in words:
         node = trie
         for ch in word:
             node = node.setdefault(ch, {})
         node[""] = {}
 
-    def render(node: dict[str, dict]) -> str:
+    def render(node: _Trie) -> str:
         end = "" in node
         branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]
         if not branches:

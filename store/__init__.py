@@ -1,5 +1,18 @@
-"""The store (SQLite WAL or PostgreSQL): schema in ``schema``, reads/writes in ``store``."""
+"""The store (SQLite WAL or PostgreSQL): the lowest layer, importing only ``finsentry``.
 
-from store.sql import DeadLetter, Store, make_engine
+Public API::
 
-__all__ = ["DeadLetter", "Store", "make_engine"]
+    from store import Store              # every read/write of the service, monitor, notifier
+    from store.protocol import StoreProtocol, MonitorStore, AlertStore, Transaction
+    from store import reads              # the dashboard's read API (DataFrames)
+
+Modules: ``schema`` (tables), ``dialect`` (engines, error translation), ``sql`` (``Store``,
+migrations), ``items`` / ``buckets`` / ``alerts`` (the SQL of one concept each), ``txn`` (the
+transaction object handed to write hooks), ``sqltime`` (portable time binning), ``reads``.
+"""
+
+from store.dialect import make_engine
+from store.protocol import DeadLetter, FiringEpisode, OutboxRow, StoreProtocol, Transaction
+from store.sql import Store
+
+__all__ = ["DeadLetter", "FiringEpisode", "OutboxRow", "Store", "StoreProtocol", "Transaction", "make_engine"]

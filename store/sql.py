@@ -3,128 +3,63 @@
     >>> store = Store("sqlite:///var/finsentry.db")      # creates / migrates the schema
     >>> new = store.write_batch(items, in_txn=monitor.in_transaction)
 
-Writes are idempotent: ``INSERT .. ON CONFLICT DO NOTHING RETURNING id`` tells which items were
-new, so a redelivered record never makes a second row and never counts twice in the rollups
-(``in_txn`` runs in the same transaction and sees only the new items). Connection-level
-failures become :class:`StoreUnavailable` (the caller retries and does not commit offsets).
+Writes are idempotent: a redelivered record never makes a second row and never counts twice
+in the rollups (``in_txn`` runs in the same transaction, gets a :class:`SqlTransaction` and
+sees only the new items). Every read and write the service, the monitor and the notifier
+need is a named method here; the SQL lives in ``store.items``, ``store.buckets`` and
+``store.alerts`` (the dashboard's reads in ``store.reads``). Connection-level failures become
+:class:`StoreUnavailable` (the caller retries and does not commit offsets).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from finsentry.errors import ConfigError, StoreError, StoreUnavailable
+from finsentry.errors import StoreError, StoreUnavailable
 from finsentry.logs import get_logger
-from finsentry.records import ScoredItem
+from finsentry.records import AlertEvent, Counts, KeyId, ScoredItem
 from finsentry.timeutil import as_utc
-from store.schema import (
-    SCHEMA_VERSION,
-    alerts,
-    dead_letters,
-    item_tickers,
-    items,
-    meta,
-    metadata,
-    pipeline_health,
-)
+from store import alerts as stored_alerts
+from store import buckets as stored_buckets
+from store import items as stored_items
+from store.dialect import make_engine, translate, upsert_insert
+from store.protocol import LEASE, DeadLetter, FiringEpisode, HealthValue, InTxn, OutboxRow
+from store.schema import SCHEMA_VERSION, alerts, dead_letters, items, meta, metadata, pipeline_health
+from store.txn import SqlTransaction
 
 log = get_logger(__name__)
 
-InTxn = Callable[[Connection, list[ScoredItem]], None]
 
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """Where an invalid record came from and why it was rejected."""
-
-    topic: str
-    partition: int
-    offset: int
-    reason: str
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    return None if dt is None else as_utc(dt)
-
-
-def item_row(it: ScoredItem) -> dict[str, Any]:
-    return {
-        "id": it.id, "text": it.text, "source": it.source, "url": it.url,
-        "published_at": _utc(it.published_at), "ingested_at": _utc(it.ingested_at), "lang": it.lang,
-        "label": it.label, "p_negative": it.p_negative, "p_neutral": it.p_neutral,
-        "p_positive": it.p_positive, "score": it.score, "topic": it.topic,
-        "topics": [[name, float(p)] for name, p in it.topics], "tickers": list(it.tickers),
-        "model_version": it.model_version, "story_hash": it.story_hash, "duplicate_of": it.duplicate_of,
-        "kafka_topic": it.kafka_topic, "kafka_partition": it.kafka_partition, "kafka_offset": it.kafka_offset,
-    }
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI hook
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers (dashboard) never block the writer
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
-def make_engine(url: str) -> Engine:
-    """An engine with the right settings per dialect (SQLite WAL + busy timeout; PG pre-ping)."""
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise ConfigError(f"not an SQLAlchemy URL: {url!r}") from exc
-    if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                                connect_args={"connect_timeout": 5})
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def _translate(exc: SQLAlchemyError, what: str) -> StoreError:
-    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-        return StoreUnavailable(f"{what}: store unreachable: {str(exc.orig if hasattr(exc, 'orig') else exc).strip()[:300]}")
-    return StoreError(f"{what}: {type(exc).__name__}: {str(exc).strip()[:300]}")
-
-
-def _insert(conn: Connection, table: sa.Table):  # noqa: ANN202 - dialect-specific Insert
-    """``INSERT`` supporting ``on_conflict_do_nothing`` for the connection's dialect."""
-    name = conn.dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ConfigError(f"unsupported store dialect {name!r} (use sqlite or postgresql)")
-    return insert(table)
+def _iso(dt: datetime | None) -> str | None:
+    return as_utc(dt).isoformat() if dt is not None else None
 
 
 class Store:
-    """Items, dead letters, health and status over one engine; schema created/migrated on start."""
+    """Items, buckets, alerts + outbox, dead letters, health and status over one engine."""
 
-    def __init__(self, url: str, create: bool = True) -> None:
+    def __init__(self, url: str, create: bool = True, *, engine: Engine | None = None) -> None:
         self.url = url
-        self._engine = make_engine(url)
+        self._engine = engine if engine is not None else make_engine(url)
+        self._owns_engine = engine is None
         if create:
             self.migrate()
 
+    @classmethod
+    def from_engine(cls, engine: Engine) -> Store:
+        """A store over an engine someone else made (and disposes); the schema is not touched."""
+        return cls(engine.url.render_as_string(hide_password=False), create=False, engine=engine)
+
     @property
     def engine(self) -> Engine:
+        """The engine (for the store's own tests and tools; callers use the named methods)."""
         return self._engine
 
     @property
@@ -133,6 +68,29 @@ class Store:
 
     def safe_url(self) -> str:
         return self._engine.url.render_as_string(hide_password=True)
+
+    # --- connections ---------------------------------------------------------------------
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise translate(exc, what) from exc
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise translate(exc, what) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        """One write transaction with named operations; rolled back if the block raises."""
+        with self._writing("transaction") as conn:
+            yield SqlTransaction(conn)
 
     # --- schema ------------------------------------------------------------------------
     def migrate(self, attempts: int = 5) -> None:
@@ -153,30 +111,27 @@ class Store:
         log.info("store.ready", url=self.safe_url(), dialect=self.dialect, schema_version=SCHEMA_VERSION)
 
     def _migrate_once(self) -> None:
-        try:
-            with self._engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7243911)"))  # finsentry schema lock
-                metadata.create_all(conn, checkfirst=True)
-                insp = sa.inspect(conn)
-                for table in metadata.sorted_tables:
-                    have = {c["name"] for c in insp.get_columns(table.name)}
-                    for col in table.columns:
-                        if col.name in have:
-                            continue
-                        ddl = col.type.compile(dialect=conn.dialect)
-                        conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
-                        log.info("store.column_added", table=table.name, column=col.name)
-                upsert = _insert(conn, meta).values(key="schema_version", value=str(SCHEMA_VERSION))
-                conn.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": str(SCHEMA_VERSION)}))
-        except SQLAlchemyError as exc:
-            raise _translate(exc, "schema migration failed") from exc
+        with self._writing("schema migration failed") as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7243911)"))  # finsentry schema lock
+            metadata.create_all(conn, checkfirst=True)
+            insp = sa.inspect(conn)
+            for table in metadata.sorted_tables:
+                have = {c["name"] for c in insp.get_columns(table.name)}
+                for col in table.columns:
+                    if col.name in have:
+                        continue
+                    ddl = col.type.compile(dialect=conn.dialect)
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
+                    log.info("store.column_added", table=table.name, column=col.name)
+            upsert = upsert_insert(conn, meta).values(key="schema_version", value=str(SCHEMA_VERSION))
+            conn.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": str(SCHEMA_VERSION)}))
 
-    # --- writes ------------------------------------------------------------------------
+    # --- ingest writes -------------------------------------------------------------------
     def write_batch(self, batch: Sequence[ScoredItem], in_txn: InTxn | None = None) -> list[ScoredItem]:
         """Insert ``batch`` idempotently; return the items that were new (in input order).
 
-        Ticker rows are written for the new items, then ``in_txn(conn, new_items)`` runs inside
+        Ticker rows are written for the new items, then ``in_txn(txn, new_items)`` runs inside
         the same transaction; if it raises, nothing of the batch is kept.
         """
         unique: dict[str, ScoredItem] = {}
@@ -184,67 +139,108 @@ class Store:
             unique.setdefault(it.id, it)
         if not unique:
             return []
-        try:
-            with self._engine.begin() as conn:
-                stmt = _insert(conn, items).on_conflict_do_nothing(index_elements=["id"]).returning(items.c.id)
-                inserted = set(conn.execute(stmt, [item_row(it) for it in unique.values()]).scalars().all())
-                new_items = [it for it in unique.values() if it.id in inserted]
-                ticker_rows = [
-                    {"item_id": it.id, "ticker": t, "published_at": _utc(it.published_at)}
-                    for it in new_items for t in dict.fromkeys(it.tickers)
-                ]
-                if ticker_rows:
-                    conn.execute(_insert(conn, item_tickers).on_conflict_do_nothing(), ticker_rows)
-                if in_txn is not None:
-                    in_txn(conn, new_items)
-        except SQLAlchemyError as exc:
-            raise _translate(exc, "write_batch") from exc
+        with self._writing("write_batch") as conn:
+            new_items = stored_items.insert_new(conn, unique.values())
+            if in_txn is not None:
+                in_txn(SqlTransaction(conn), new_items)
         return new_items
 
     def record_dead_letters(self, rows: Sequence[DeadLetter], seen_at: datetime | None = None) -> None:
         """Remember dead-lettered records (idempotent per topic/partition/offset)."""
         if not rows:
             return
-        now = _utc(seen_at) or datetime.now(UTC)
+        now = as_utc(seen_at) if seen_at is not None else datetime.now(UTC)
         values = [{"topic": r.topic, "partition": r.partition, "offset": r.offset, "reason": r.reason,
                    "seen_at": now} for r in rows]
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(_insert(conn, dead_letters).on_conflict_do_nothing(), values)
-        except SQLAlchemyError as exc:
-            raise _translate(exc, "record_dead_letters") from exc
+        with self._writing("record_dead_letters") as conn:
+            conn.execute(upsert_insert(conn, dead_letters).on_conflict_do_nothing(), values)
 
-    def upsert_health(self, instance: str, **fields: Any) -> None:
+    def upsert_health(self, instance: str, **fields: HealthValue) -> None:
         """Write this consumer's health snapshot (consumed, processed, dead_lettered, lag, ...)."""
         row = {"instance": instance, "updated_at": datetime.now(UTC), **fields}
-        try:
-            with self._engine.begin() as conn:
-                stmt = _insert(conn, pipeline_health).values(**row)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=["instance"], set_={k: v for k, v in row.items() if k != "instance"}))
-        except SQLAlchemyError as exc:
-            raise _translate(exc, "upsert_health") from exc
+        with self._writing("upsert_health") as conn:
+            stmt = upsert_insert(conn, pipeline_health).values(**row)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["instance"], set_={k: v for k, v in row.items() if k != "instance"}))
 
-    # --- reads -------------------------------------------------------------------------
+    # --- monitor reads -------------------------------------------------------------------
+    def latest_bucket_start(self) -> datetime | None:
+        """Start of the newest whole-stream bucket (the monitor's event-time position)."""
+        with self._reading("latest_bucket_start") as conn:
+            return stored_buckets.latest_bucket_start(conn)
+
+    def firing_episodes(self) -> list[FiringEpisode]:
+        with self._reading("firing_episodes") as conn:
+            return stored_alerts.firing_episodes(conn)
+
+    def read_series_many(
+        self, keys: Iterable[KeyId], start: datetime, end: datetime
+    ) -> dict[KeyId, dict[datetime, Counts]]:
+        """Stored buckets of several keys with ``start <= bucket_start < end``."""
+        with self._reading("read_series") as conn:
+            return stored_buckets.read_series_many(conn, keys, start, end)
+
+    def read_series(self, key: KeyId, start: datetime, end: datetime) -> list[tuple[datetime, Counts]]:
+        """One key's stored buckets in ``[start, end)``, oldest first."""
+        return sorted(self.read_series_many([key], start, end).get(key, {}).items())
+
+    def top_keys(self, key_type: str, start: datetime, end: datetime, limit: int) -> list[tuple[str, int]]:
+        """The ``limit`` keys of one type with the most unique items in ``[start, end)``."""
+        with self._reading("top_keys") as conn:
+            return stored_buckets.top_keys(conn, key_type, start, end, limit)
+
+    # --- alert outbox (each call its own transaction) ------------------------------------
+    def claim_due(self, now: datetime, limit: int = 100, lease: timedelta = LEASE) -> list[OutboxRow]:
+        """Lease up to ``limit`` due outbox rows to this caller; returns them oldest first."""
+        with self._writing("claim_due") as conn:
+            return stored_alerts.claim_due(conn, now, limit, lease)
+
+    def mark_delivered(self, row_id: int, now: datetime) -> None:
+        with self._writing("mark_delivered") as conn:
+            stored_alerts.mark_delivered(conn, row_id, now)
+
+    def mark_failed(self, row_id: int, next_attempt_at: datetime, error: str) -> None:
+        with self._writing("mark_failed") as conn:
+            stored_alerts.mark_failed(conn, row_id, next_attempt_at, error)
+
+    def release(self, row_id: int, at: datetime) -> None:
+        """Give back a claimed row that was not attempted (the attempt is not counted)."""
+        with self._writing("release") as conn:
+            stored_alerts.release(conn, row_id, at)
+
+    def pending_count(self) -> int:
+        with self._reading("pending_count") as conn:
+            return stored_alerts.pending_count(conn)
+
+    def delivered_firing(self, target: str, limit: int = 1000) -> list[AlertEvent]:
+        """Firing episodes whose firing notification reached ``target``, newest onset first."""
+        with self._reading("delivered_firing") as conn:
+            return stored_alerts.delivered_firing(conn, target, limit)
+
+    def not_firing(self, alert_ids: Sequence[str]) -> list[AlertEvent]:
+        with self._reading("not_firing") as conn:
+            return stored_alerts.not_firing(conn, alert_ids)
+
+    # --- status --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Counts for ``finsentry status``: items, by label, dead letters, alerts, last item time."""
-        try:
-            with self._engine.connect() as conn:
-                n_items = conn.execute(sa.select(sa.func.count()).select_from(items)).scalar_one()
-                by_label = {
-                    (label or "unscored"): n
-                    for label, n in conn.execute(sa.select(items.c.label, sa.func.count()).group_by(items.c.label))
-                }
-                by_reason = dict(conn.execute(
-                    sa.select(dead_letters.c.reason, sa.func.count()).group_by(dead_letters.c.reason)).all())
-                alert_rows = dict(conn.execute(
-                    sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)).all())
-                last_pub, last_ing = conn.execute(
-                    sa.select(sa.func.max(items.c.published_at), sa.func.max(items.c.ingested_at))).one()
-                consumers = conn.execute(sa.select(sa.func.count()).select_from(pipeline_health)).scalar_one()
-        except SQLAlchemyError as exc:
-            raise _translate(exc, "status") from exc
-        iso = lambda d: _utc(d).isoformat() if d is not None else None  # noqa: E731
+        with self._reading("status") as conn:
+            n_items = conn.execute(sa.select(sa.func.count()).select_from(items)).scalar_one()
+            by_label = {
+                (label or "unscored"): n
+                for label, n in conn.execute(sa.select(items.c.label, sa.func.count()).group_by(items.c.label))
+            }
+            by_reason: dict[str, int] = {
+                reason: n for reason, n in conn.execute(
+                    sa.select(dead_letters.c.reason, sa.func.count()).group_by(dead_letters.c.reason))
+            }
+            alert_rows: dict[str, int] = {
+                status: n for status, n in conn.execute(
+                    sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status))
+            }
+            last_pub, last_ing = conn.execute(
+                sa.select(sa.func.max(items.c.published_at), sa.func.max(items.c.ingested_at))).one()
+            consumers = conn.execute(sa.select(sa.func.count()).select_from(pipeline_health)).scalar_one()
         return {
             "items": int(n_items),
             "by_label": {k: int(v) for k, v in sorted(by_label.items())},
@@ -252,10 +248,11 @@ class Store:
             "dead_lettered_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
             "alerts": int(sum(alert_rows.values())),
             "alerts_firing": int(alert_rows.get("firing", 0)),
-            "last_published_at": iso(last_pub),
-            "last_ingested_at": iso(last_ing),
+            "last_published_at": _iso(last_pub),
+            "last_ingested_at": _iso(last_ing),
             "consumers": int(consumers),
         }
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._owns_engine:
+            self._engine.dispose()

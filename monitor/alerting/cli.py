@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from finsentry.records import AlertEvent
 
 alerts_app = typer.Typer(help="Alert delivery: test webhooks.", no_args_is_help=True)
 
 
-def sample_event():
+def sample_event() -> AlertEvent:
     """A clearly labelled sample alert (ticker TEST) for receiver checks."""
     from finsentry.records import AlertEvent, Evidence
 

@@ -151,6 +151,6 @@ def with_ends_at(alert: Mapping[str, Any], ends_at: datetime) -> dict[str, Any]:
     return out
 
 
-def encode(body: Any) -> bytes:
+def encode(body: object) -> bytes:
     """The exact bytes we POST (and sign): compact UTF-8 JSON."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

@@ -28,7 +28,7 @@ def _reason(exc: requests.RequestException) -> str:
 
 
 class Sender(Protocol):
-    def post_webhook(self, url: str, body: Any, secret: str | None) -> int: ...
+    def post_webhook(self, url: str, body: object, secret: str | None) -> int: ...
 
     def post_alertmanager(self, base_url: str, alerts: list[dict[str, Any]]) -> int: ...
 
@@ -55,7 +55,7 @@ class HttpSender:
             raise DeliveryError(f"POST {url}: HTTP {resp.status_code} {resp.text[:200]!r}")
         return resp.status_code
 
-    def post_webhook(self, url: str, body: Any, secret: str | None) -> int:
+    def post_webhook(self, url: str, body: object, secret: str | None) -> int:
         data = encode(body)
         headers = {"Content-Type": "application/json"}
         if secret:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from finsentry.metrics import Metrics
 from monitor.alerting import Notifier, fingerprint
+from store import Store
 from tests.alerting.conftest import firing, make_settings, resolved
 from tests.alerting.receiver import Receiver
 from tests.alerting.servers import needs_alertmanager, start_alertmanager
@@ -27,12 +28,13 @@ def test_notifier_to_alertmanager_to_receiver(tmp_path: Path, sqlite_engine: Eng
     am = start_alertmanager(tmp_path / "am", f"http://127.0.0.1:{rx.port}/am")
     try:
         n = Notifier(
-            make_settings(alertmanager_url=am.url, alert_resend_s=5), sqlite_engine, Metrics(CollectorRegistry())
+            make_settings(alertmanager_url=am.url, alert_resend_s=5), Store.from_engine(sqlite_engine),
+            Metrics(CollectorRegistry()),
         )
         onset = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
         ev = firing(onset=onset)
-        with sqlite_engine.begin() as conn:
-            n.record(conn, [ev])
+        with Store.from_engine(sqlite_engine).transaction() as txn:
+            n.record(txn, [ev])
         t0 = time.monotonic()
         assert n.deliver_due() == 1
 
@@ -57,8 +59,8 @@ def test_notifier_to_alertmanager_to_receiver(tmp_path: Path, sqlite_engine: Eng
         assert after["endsAt"] > before["endsAt"]
         assert after["fingerprint"] == alert["fingerprint"]
 
-        with sqlite_engine.begin() as conn:
-            n.record(conn, [resolved(ev, after=timedelta(minutes=2))])
+        with Store.from_engine(sqlite_engine).transaction() as txn:
+            n.record(txn, [resolved(ev, after=timedelta(minutes=2))])
         assert n.deliver_due() == 1
         msgs = rx.wait_for(2, timeout=15)
         assert len(msgs) >= 2

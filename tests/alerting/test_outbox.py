@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from finsentry.metrics import Metrics
 from monitor.alerting import Backoff, Notifier, verify_signature
 from monitor.alerting.signing import SIGNATURE_HEADER
+from store import Store
 from store.schema import alert_outbox, alerts
 from tests.alerting.conftest import T0, firing, make_settings, resolved
 from tests.alerting.receiver import Receiver
@@ -33,7 +34,7 @@ class Clock:
 def notifier(engine: Engine, url: str, clock: Clock, **kw) -> Notifier:
     return Notifier(
         make_settings(alert_webhook_urls=[url], **kw),
-        engine,
+        Store.from_engine(engine),
         Metrics(CollectorRegistry()),
         clock,
         backoff=Backoff(base_s=1.0, cap_s=8.0),
@@ -45,9 +46,9 @@ def test_firing_then_resolved_delivered_signed_and_in_order(engine: Engine, rece
     clock = Clock()
     n = notifier(engine, receiver.url, clock)
     ev = firing()
-    with engine.begin() as conn:
-        n.record(conn, [ev])
-        n.record(conn, [resolved(ev)])  # both enqueued before any delivery
+    with Store.from_engine(engine).transaction() as txn:
+        n.record(txn, [ev])
+        n.record(txn, [resolved(ev)])  # both enqueued before any delivery
     assert n.deliver_due(clock()) == 1  # resolved waits for firing to be delivered
     assert n.deliver_due(clock()) == 1
     got = receiver.wait_for(2)
@@ -69,8 +70,8 @@ def test_receiver_down_then_up_delivers_exactly_once(engine: Engine) -> None:
     clock = Clock()
     n = notifier(engine, rx.url, clock)
     ev = firing()
-    with engine.begin() as conn:
-        n.record(conn, [ev])
+    with Store.from_engine(engine).transaction() as txn:
+        n.record(txn, [ev])
     for _ in range(4):  # down: every attempt fails, retry pushed out by the backoff
         assert n.deliver_due(clock()) == 0
         clock.advance(10)
@@ -84,8 +85,8 @@ def test_receiver_down_then_up_delivers_exactly_once(engine: Engine) -> None:
     rx.start()
     try:
         other = notifier(engine, rx.url, clock)
-        with engine.begin() as conn:
-            other.record(conn, [resolved(ev)])
+        with Store.from_engine(engine).transaction() as txn:
+            other.record(txn, [resolved(ev)])
         assert other.deliver_due(clock()) == 1
         assert other.deliver_due(clock()) == 1
         for _ in range(3):
@@ -111,14 +112,14 @@ def test_two_instances_recording_the_same_episode_notify_once(engine: Engine, re
     clock = Clock()
     a, b = notifier(engine, receiver.url, clock), notifier(engine, receiver.url, clock)
     ev = firing()
-    with engine.begin() as conn:
-        a.record(conn, [ev])
-    with engine.begin() as conn:
-        b.record(conn, [ev])  # a replay/another consumer detected the same episode
-    with engine.begin() as conn:
-        b.record(conn, [resolved(ev)])
-    with engine.begin() as conn:
-        a.record(conn, [resolved(ev)])
+    with Store.from_engine(engine).transaction() as txn:
+        a.record(txn, [ev])
+    with Store.from_engine(engine).transaction() as txn:
+        b.record(txn, [ev])  # a replay/another consumer detected the same episode
+    with Store.from_engine(engine).transaction() as txn:
+        b.record(txn, [resolved(ev)])
+    with Store.from_engine(engine).transaction() as txn:
+        a.record(txn, [resolved(ev)])
     for _ in range(3):
         a.deliver_due(clock())
         b.deliver_due(clock())
@@ -140,8 +141,8 @@ def test_concurrent_instances_race_on_record_and_delivery(pg_engine: Engine, rec
     def work(n: Notifier) -> None:
         try:
             barrier.wait()
-            with pg_engine.begin() as conn:
-                n.record(conn, events)
+            with Store.from_engine(pg_engine).transaction() as txn:
+                n.record(txn, events)
             for _ in range(3):
                 n.deliver_due(clock())
         except BaseException as exc:  # noqa: BLE001
@@ -159,9 +160,9 @@ def test_concurrent_instances_race_on_record_and_delivery(pg_engine: Engine, rec
 
 
 def test_no_targets_still_records_the_alert(sqlite_engine: Engine) -> None:
-    n = Notifier(make_settings(), sqlite_engine, Metrics(CollectorRegistry()), Clock())
-    with sqlite_engine.begin() as conn:
-        n.record(conn, [firing()])
+    n = Notifier(make_settings(), Store.from_engine(sqlite_engine), Metrics(CollectorRegistry()), Clock())
+    with Store.from_engine(sqlite_engine).transaction() as txn:
+        n.record(txn, [firing()])
     assert n.deliver_due() == 0
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 1
@@ -169,10 +170,12 @@ def test_no_targets_still_records_the_alert(sqlite_engine: Engine) -> None:
 
 
 def test_background_thread_delivers_and_close_stops_it(sqlite_engine: Engine, receiver: Receiver) -> None:
-    n = Notifier(make_settings(alert_webhook_urls=[receiver.url]), sqlite_engine, Metrics(CollectorRegistry()))
+    n = Notifier(
+        make_settings(alert_webhook_urls=[receiver.url]), Store.from_engine(sqlite_engine), Metrics(CollectorRegistry())
+    )
     n.start(interval_s=0.05)
-    with sqlite_engine.begin() as conn:
-        n.record(conn, [firing()])
+    with Store.from_engine(sqlite_engine).transaction() as txn:
+        n.record(txn, [firing()])
     assert len(receiver.wait_for(1, timeout=5)) == 1
     n.close()
     assert n._thread is None
@@ -184,8 +187,8 @@ def test_escalation_is_notified_once_and_supersedes_the_warning(engine: Engine, 
     warn = firing(severity="warning")
     crit = firing(severity="critical")
     for n, ev in ((a, warn), (b, warn), (a, crit), (b, crit), (a, resolved(crit))):
-        with engine.begin() as conn:
-            n.record(conn, [ev])
+        with Store.from_engine(engine).transaction() as txn:
+            n.record(txn, [ev])
     for _ in range(4):
         a.deliver_due(clock())
     bodies = [r.json() for r in receiver.wait_for(3)]
@@ -204,13 +207,13 @@ def test_a_dead_target_costs_one_attempt_per_round_and_does_not_block_others(
     clock = Clock()
     n = Notifier(
         make_settings(alert_webhook_urls=[dead.url, receiver.url]),
-        sqlite_engine,
+        Store.from_engine(sqlite_engine),
         Metrics(CollectorRegistry()),
         clock,
         rng=random.Random(3),
     )
-    with sqlite_engine.begin() as conn:
-        n.record(conn, [firing(key="A"), firing(key="B"), firing(key="C")])
+    with Store.from_engine(sqlite_engine).transaction() as txn:
+        n.record(txn, [firing(key="A"), firing(key="B"), firing(key="C")])
     assert n.deliver_due(clock()) == 3  # the live receiver gets all three
     assert len(receiver.wait_for(3)) == 3
     with sqlite_engine.connect() as conn:
@@ -224,3 +227,25 @@ def test_a_dead_target_costs_one_attempt_per_round_and_does_not_block_others(
     assert n._metrics.registry.get_sample_value(
         "finsentry_alert_delivery_failures_total", {"channel": "webhook"}
     ) == 1
+
+
+def test_the_memory_store_twin_delivers_like_the_real_stores(receiver: Receiver) -> None:
+    """The notifier's unit-test store: same ordering, dedup and escalation as above."""
+    from tests.support.memory_store import MemoryStore
+
+    store, clock = MemoryStore(), Clock()
+    a, b = (
+        Notifier(make_settings(alert_webhook_urls=[receiver.url]), store, Metrics(CollectorRegistry()), clock)
+        for _ in range(2)
+    )
+    warn, crit = firing(severity="warning"), firing(severity="critical")
+    for n, ev in ((a, warn), (b, warn), (a, crit), (b, crit), (a, resolved(crit))):
+        with store.transaction() as txn:
+            n.record(txn, [ev])
+    for _ in range(4):
+        a.deliver_due(clock())
+    bodies = [r.json() for r in receiver.wait_for(3)]
+    assert [body["status"] for body in bodies] == ["firing", "firing", "resolved"]
+    assert {x["labels"]["severity"]: x["status"] for x in bodies[1]["alerts"]} == {
+        "critical": "firing", "warning": "resolved"}
+    assert store.pending_count() == 0 and store.firing_episodes() == []

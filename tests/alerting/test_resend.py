@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from finsentry.metrics import Metrics
 from monitor.alerting import Notifier
+from store import Store
 from tests.alerting.conftest import T0, firing, make_settings, resolved
 
 AM = "http://am.test:9093"
@@ -41,7 +42,7 @@ class MemorySender:
 def _notifier(engine: Engine, sender: MemorySender, now: list) -> Notifier:
     return Notifier(
         make_settings(alertmanager_url=AM + "/", alert_resend_s=60),
-        engine,
+        Store.from_engine(engine),
         Metrics(CollectorRegistry()),
         lambda: now[0],
         sender=sender,
@@ -52,8 +53,8 @@ def test_active_alerts_are_resent_every_interval_with_a_fresh_ends_at(sqlite_eng
     now = [T0 + timedelta(minutes=5)]
     sender = MemorySender()
     n = _notifier(sqlite_engine, sender, now)
-    with sqlite_engine.begin() as conn:
-        n.record(conn, [firing()])
+    with Store.from_engine(sqlite_engine).transaction() as txn:
+        n.record(txn, [firing()])
     n.deliver_due(now[0])  # the firing notification, then the first re-send round
     assert [a["endsAt"] for p in sender.posts for a in p] == ["2023-03-10T14:09:00.000Z"] * 2
     n.deliver_due(now[0] + timedelta(seconds=30))  # within alert_resend_s: nothing
@@ -71,14 +72,14 @@ def test_an_alert_resolved_during_a_resend_is_resolved_again(sqlite_engine: Engi
     n = _notifier(sqlite_engine, sender, now)
     other = _notifier(sqlite_engine, MemorySender(), now)
     ev = firing()
-    with sqlite_engine.begin() as conn:
-        n.record(conn, [ev])
+    with Store.from_engine(sqlite_engine).transaction() as txn:
+        n.record(txn, [ev])
     n.deliver_due(now[0])
     now[0] += timedelta(seconds=61)
 
     def resolve_meanwhile(_alerts: list[dict[str, Any]]) -> None:
-        with sqlite_engine.begin() as conn:  # another instance resolves it while we re-send
-            other.record(conn, [resolved(ev)])
+        with Store.from_engine(sqlite_engine).transaction() as txn:  # another instance resolves it while we re-send
+            other.record(txn, [resolved(ev)])
 
     sender.on_post = resolve_meanwhile
     n.deliver_due(now[0])

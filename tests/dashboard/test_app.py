@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 from streamlit.testing.v1 import AppTest
 
-from dashboard import queries as q
+from store import reads as q
 from tests.dashboard.conftest import APP
 
 SECTIONS = ["Overview", "Sentiment index over time", "Negative share by topic", "Sharpest negative moves",

@@ -1,4 +1,4 @@
-"""The same queries and page against the real PostgreSQL: results identical to SQLite."""
+"""The same reads and page against the real PostgreSQL: results identical to SQLite."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
-from dashboard import queries as q
+from store import reads as q
 from tests.dashboard.conftest import APP
 from tests.support.seed import seed_store
 

@@ -1,17 +1,19 @@
-"""Store queries against a seeded SQLite store: rollup arithmetic, filters, indexes, errors."""
+"""The dashboard's read API (``store.reads``) against a seeded SQLite store: rollup arithmetic,
+filters, indexes, errors."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from dashboard import queries as q
 from dashboard.timerange import bin_seconds, window
 from finsentry.errors import StoreUnavailable
-from store.schema import items, metadata
+from store import reads as q
+from store.reads.rollups import type_range
+from store.schema import buckets, items, metadata
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +77,8 @@ def test_sources_include_unscored_outlets(engine) -> None:
 def test_range_queries_seek_the_primary_key_per_key(engine) -> None:
     _, last = q.data_span(engine)
     with engine.connect() as conn:
-        cond = q._type_range(conn, "topic", last - timedelta(hours=1), last)
-        stmt = select(func.count()).select_from(q.buckets).where(cond)
+        cond = type_range(conn, "topic", last - timedelta(hours=1), last)
+        stmt = select(func.count()).select_from(buckets).where(cond)
         sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
         plan = " ".join(str(r) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
     assert "key=? AND bucket_start>? AND bucket_start<?" in plan, plan
@@ -148,11 +150,11 @@ def test_alerts_figures_evidence_and_delivery(engine) -> None:
 
 
 def test_figure_aliases() -> None:
-    assert q._figure({"share": 0.5, "baseline": 0.1, "statistic": 4}, "share") == 0.5
-    assert q._figure({"current_share": 0.7}, "share") == 0.7
-    assert q._figure({"z": 3.2}, "statistic") == 3.2
-    assert q._figure({"z": "n/a"}, "statistic") is None
-    assert q._figure(None, "baseline") is None
+    assert q.figure({"share": 0.5, "baseline": 0.1, "statistic": 4}, "share") == 0.5
+    assert q.figure({"current_share": 0.7}, "share") == 0.7
+    assert q.figure({"z": 3.2}, "statistic") == 3.2
+    assert q.figure({"z": "n/a"}, "statistic") is None
+    assert q.figure(None, "baseline") is None
 
 
 def test_delivery_summary_texts() -> None:
@@ -169,7 +171,7 @@ def test_empty_store(tmp_path) -> None:
     eng = create_engine(f"sqlite:///{tmp_path / 'e.db'}")
     metadata.create_all(eng)
     assert q.has_schema(eng) and q.data_span(eng) is None
-    now = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2024, 1, 1, tzinfo=UTC)
     assert q.series(eng, "all", ["*"], now - timedelta(hours=1), now, 60).empty
     assert q.headlines(eng, now - timedelta(hours=1), now).empty
     assert q.leaderboard(eng, now).empty and q.active_alerts(eng).empty and q.health(eng).empty
@@ -187,20 +189,20 @@ def test_unreachable_store_is_translated(tmp_path) -> None:
     [("1 h", 1, 60), ("6 h", 6, 120), ("24 h", 24, 600), ("7 d", 168, 3600)],
 )
 def test_time_windows(choice: str, hours: int, bin_s: int) -> None:
-    last = datetime(2023, 3, 13, 16, tzinfo=timezone.utc)
+    last = datetime(2023, 3, 13, 16, tzinfo=UTC)
     w = window(choice, last - timedelta(days=30), last)
     assert w.end == last and w.span == timedelta(hours=hours) and w.bin_s == bin_s
     assert w.span / timedelta(seconds=w.bin_s) <= 240
 
 
 def test_bins_are_multiples_of_a_wider_rollup() -> None:
-    last = datetime(2023, 3, 13, 16, tzinfo=timezone.utc)
+    last = datetime(2023, 3, 13, 16, tzinfo=UTC)
     w = window("1 h", last - timedelta(days=1), last, bucket_s=300)
     assert w.bin_s == 300
     assert bin_seconds(timedelta(days=7), bucket_s=900) % 900 == 0
 
 
 def test_all_range_starts_at_the_first_data() -> None:
-    last = datetime(2023, 3, 13, 16, tzinfo=timezone.utc)
+    last = datetime(2023, 3, 13, 16, tzinfo=UTC)
     w = window("All", last - timedelta(days=45), last)
     assert w.start == last - timedelta(days=45) and w.bin_s == bin_seconds(timedelta(days=45))

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine
 from streamlit.testing.v1 import AppTest
 
-from dashboard import queries as q
 from finsentry.metrics import Metrics
 from finsentry.records import ScoredItem
 from finsentry.settings import Settings
 from monitor.service import MonitorService
 from store import Store
+from store import reads as q
 from tests.dashboard.conftest import APP
 
 T0 = datetime(2023, 3, 10, 9, 0, tzinfo=UTC)
@@ -75,7 +74,7 @@ def service_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     store.upsert_health("finsentry-test@host", consumed=1905, processed=1901, dead_lettered=4, lag=0,
                         items_per_s=31.5, model_version="test-model", provider="CPUExecutionProvider")
     monitor.close()
-    store.engine.dispose()
+    store.close()
     return url
 
 

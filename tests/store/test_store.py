@@ -29,7 +29,7 @@ def item(i: int, label: str | None = "negative", tickers=("SIVB",)) -> ScoredIte
 def test_write_is_idempotent_and_returns_only_new(store_url):
     store = Store(store_url)
     seen: list[list[str]] = []
-    hook = lambda conn, new: seen.append([it.id for it in new])  # noqa: E731
+    hook = lambda txn, new: seen.append([it.id for it in new])  # noqa: E731
     assert [it.id for it in store.write_batch([item(1), item(2)], hook)] == ["id-1", "id-2"]
     # Redelivery of 2 plus a new 3 (and 3 twice in one batch): only 3 is new.
     new = store.write_batch([item(2), item(3), item(3)], hook)
@@ -50,7 +50,7 @@ def test_write_is_idempotent_and_returns_only_new(store_url):
 def test_in_txn_failure_rolls_back_everything(store_url):
     store = Store(store_url)
 
-    def boom(conn, new):
+    def boom(txn, new):
         raise RuntimeError("monitor failed")
 
     with pytest.raises(RuntimeError):

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from store.schema import (
 log = get_logger(__name__)
 
 SEED_VERSION = 3
-DEFAULT_END = datetime(2023, 3, 13, 16, 0, tzinfo=timezone.utc)
+DEFAULT_END = datetime(2023, 3, 13, 16, 0, tzinfo=UTC)
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
 TOPICS = [

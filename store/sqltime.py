@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, literal_column
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 
@@ -30,17 +31,17 @@ class epoch_bin(FunctionElement[int]):  # noqa: N801 - reads like the SQL functi
 
 
 @compiles(epoch_bin, "sqlite")
-def _sqlite(element: epoch_bin, compiler: Any, **kw: Any) -> str:
+def _sqlite(element: epoch_bin, compiler: SQLCompiler, **kw: object) -> str:
     col, w = (compiler.process(c, **kw) for c in element.clauses)
     return f"((CAST(strftime('%s', {col}) AS INTEGER) / {w}) * {w})"
 
 
 @compiles(epoch_bin, "postgresql")
-def _postgresql(element: epoch_bin, compiler: Any, **kw: Any) -> str:
+def _postgresql(element: epoch_bin, compiler: SQLCompiler, **kw: object) -> str:
     col, w = (compiler.process(c, **kw) for c in element.clauses)
     return f"(CAST(floor(extract(epoch FROM {col}) / {w}) AS BIGINT) * {w})"
 
 
 @compiles(epoch_bin)
-def _default(element: epoch_bin, compiler: Any, **kw: Any) -> str:  # pragma: no cover
+def _default(element: epoch_bin, compiler: SQLCompiler, **kw: object) -> str:  # pragma: no cover
     raise NotImplementedError(f"epoch_bin has no rendering for {compiler.dialect.name}")

@@ -1,0 +1,143 @@
+"""Dashboard reads of alert episodes, their outbox deliveries and the consumers' health.
+
+``ix_alerts_status``, ``ix_alerts_started`` and ``ix_outbox_alert`` serve the reads; the two
+pure helpers at the end shape stored JSON (evidence, delivery rows) for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import or_, select
+
+from store.reads._db import Connectable, connect, frame, translated, utc, utc_col
+from store.schema import alert_outbox, alerts, pipeline_health
+
+# The detector's figure names first (monitor.detector), then aliases we accept (first present wins).
+FIGURE_ALIASES: dict[str, tuple[str, ...]] = {
+    "share": ("negative_share", "current_share", "share", "current"),
+    "baseline": ("baseline_negative_share", "baseline_share", "baseline"),
+    "statistic": ("z", "statistic", "spike_score", "score"),
+    "window_n": ("window_items", "n", "count", "n_items", "total"),
+}
+ALERT_COLUMNS = [
+    "id", "severity", "status", "key_type", "key", "started_at", "resolved_at", "share", "baseline",
+    "statistic", "window_n", "figures", "evidence",
+]
+DELIVERY_COLUMNS = [
+    "alert_id", "status", "channel", "target", "attempts", "delivered_at", "next_attempt_at", "last_error",
+]
+
+
+def figure(figures: object, name: str) -> float | None:
+    """The first figure present under one of ``name``'s aliases (None when absent or not a number)."""
+    if not isinstance(figures, dict):
+        return None
+    for alias in FIGURE_ALIASES[name]:
+        value = figures.get(alias)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def _alert_frame(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    df["started_at"] = utc_col(df["started_at"])
+    df["resolved_at"] = utc_col(df["resolved_at"])
+    for name in FIGURE_ALIASES:
+        df[name] = df["figures"].map(lambda f, n=name: figure(f, n))
+    return df[ALERT_COLUMNS]
+
+
+_ALERT_SELECT = (
+    alerts.c.id, alerts.c.severity, alerts.c.status, alerts.c.key_type, alerts.c.key, alerts.c.started_at,
+    alerts.c.resolved_at, alerts.c.figures, alerts.c.evidence,
+)
+
+
+@translated
+def active_alerts(db: Connectable) -> pd.DataFrame:
+    """Firing alerts, newest onset first (``ix_alerts_status``)."""
+    stmt = select(*_ALERT_SELECT).where(alerts.c.status == "firing").order_by(alerts.c.started_at.desc())
+    with connect(db) as conn:
+        return _alert_frame(frame(conn, stmt))
+
+
+@translated
+def alert_history(db: Connectable, start: datetime, end: datetime, limit: int = 300) -> pd.DataFrame:
+    """Episodes overlapping [start, end), newest onset first (``ix_alerts_started``)."""
+    stmt = (
+        select(*_ALERT_SELECT)
+        .where(
+            alerts.c.started_at < utc(end),
+            or_(alerts.c.resolved_at.is_(None), alerts.c.resolved_at >= utc(start)),
+        )
+        .order_by(alerts.c.started_at.desc())
+        .limit(limit)
+    )
+    with connect(db) as conn:
+        return _alert_frame(frame(conn, stmt))
+
+
+@translated
+def delivery(db: Connectable, alert_ids: Sequence[str]) -> pd.DataFrame:
+    """Outbox rows of these alerts (``ix_outbox_alert``): one per notification and target."""
+    cols = DELIVERY_COLUMNS
+    if not alert_ids:
+        return pd.DataFrame(columns=cols)
+    stmt = (
+        select(*(alert_outbox.c[c] for c in cols))
+        .where(alert_outbox.c.alert_id.in_(list(alert_ids)))
+        .order_by(alert_outbox.c.alert_id, alert_outbox.c.id)
+    )
+    with connect(db) as conn:
+        df = frame(conn, stmt)
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["delivered_at"] = utc_col(df["delivered_at"])
+    df["next_attempt_at"] = utc_col(df["next_attempt_at"])
+    return df[cols]
+
+
+@translated
+def health(db: Connectable) -> pd.DataFrame:
+    """One row per consumer instance, most recently updated first."""
+    stmt = select(pipeline_health).order_by(pipeline_health.c.updated_at.desc())
+    with connect(db) as conn:
+        df = frame(conn, stmt)
+    if not df.empty:
+        df["updated_at"] = utc_col(df["updated_at"])
+    return df
+
+
+def delivery_summary(outbox: pd.DataFrame) -> pd.Series:
+    """alert_id -> short text such as "delivered 2/2" or "pending: 1/2 delivered · last error: ...". Pure."""
+    if outbox.empty:
+        return pd.Series(dtype=object)
+
+    def one(group: pd.DataFrame) -> str:
+        total = len(group)
+        done = int(group["delivered_at"].notna().sum())
+        if done == total:
+            return f"delivered {done}/{total}"
+        errors = group.loc[group["delivered_at"].isna(), "last_error"].dropna()
+        tail = f" · last error: {str(errors.iloc[-1])[:60]}" if len(errors) else ""
+        return f"pending: {done}/{total} delivered{tail}"
+
+    return outbox.groupby("alert_id")[["delivered_at", "last_error"]].apply(one)
+
+
+def evidence_frame(evidence: object) -> pd.DataFrame:
+    """An alert's evidence JSON ([{id, text, source, score}, ...]) as a table. Pure."""
+    cols = ["text", "source", "score", "id"]
+    rows = [e for e in evidence if isinstance(e, dict)] if isinstance(evidence, list | tuple) else []
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows)
+    for c in cols:
+        if c not in df.columns:
+            df[c] = None
+    return df[cols]
