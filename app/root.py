@@ -54,9 +54,11 @@ class Running:
 def load_monitor(settings: Settings, store: Store, metrics: Metrics) -> Monitor:
     """The monitor's service (tickers, rollups, spikes, alerts); part of the same distribution, so a
     failing import is a bug to surface, not a mode to run in."""
-    from monitor.service import MonitorService
+    from monitor.alerting import Notifier, NotifierConfig
+    from monitor.service import MonitorConfig, MonitorService
 
-    return MonitorService(settings, store, metrics)
+    notifier = Notifier(NotifierConfig.from_settings(settings), store, metrics)
+    return MonitorService(MonitorConfig.from_settings(settings), store, metrics, notifier)
 
 
 def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loader | None = None,

@@ -2,11 +2,11 @@
 
 Public API::
 
-    from monitor.service import MonitorService          # what the ingest loop calls
-    from monitor.buckets import Counts, BucketTable     # additive 1-minute buckets (pure)
-    from monitor.windows import sentiment_index         # sliding-window index (pure)
-    from monitor.detector import SpikeDetector, DetectorConfig   # spike detection (pure)
-    from monitor.rollup import read_index, read_series  # stored buckets (dashboard reads)
+    from monitor.service import MonitorService, MonitorConfig   # what the ingest loop calls
+    from monitor.buckets import bucket_start, contributions     # additive 1-minute buckets (pure)
+    from monitor.detector import SpikeDetector, DetectorConfig  # spike detection (pure)
+    from monitor.alerting import Notifier, NotifierConfig       # alert recording and delivery
 
-Submodules are imported on use so `import monitor` stays light (no SQLAlchemy, no Kafka).
+Every store access goes through named methods of ``store`` (no SQL here). Submodules are
+imported on use so `import monitor` stays light (no SQLAlchemy, no Kafka).
 """

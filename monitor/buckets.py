@@ -17,7 +17,7 @@ store persists them and must not import the monitor); they are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from finsentry.records import ALL, EMPTY, BucketId, Counts, KeyId, ScoredItem, merge
@@ -27,7 +27,6 @@ __all__ = [
     "ALL",
     "EMPTY",
     "BucketId",
-    "BucketTable",
     "Counts",
     "KeyId",
     "Watermark",
@@ -36,17 +35,9 @@ __all__ = [
     "item_counts",
     "keys_of",
     "merge",
-    "total",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def total(parts: Iterable[Counts]) -> Counts:
-    out = EMPTY
-    for p in parts:
-        out = merge(out, p)
-    return out
 
 
 def bucket_start(ts: datetime, width_s: int) -> datetime:
@@ -121,37 +112,3 @@ class Watermark:
         ts = as_utc(ts)
         if self.value is None or ts > self.value:
             self.value = ts
-
-
-class BucketTable:
-    """In-memory twin of the stored ``buckets`` table: apply batches, read counts.
-
-    The service writes the same contributions to the store; tests and the evaluation use
-    this to reason about buckets without a database.
-    """
-
-    def __init__(self, width_s: int, allowed_lateness_s: int) -> None:
-        self.width_s = width_s
-        self.watermark = Watermark(allowed_lateness_s)
-        self.rows: dict[BucketId, Counts] = {}
-        self.late = 0
-
-    def apply(self, batch: Iterable[ScoredItem]) -> list[ScoredItem]:
-        """Add a batch; returns the late items (counted, not applied)."""
-        batch = list(batch)
-        on_time, late = self.watermark.split(batch)
-        for bid, c in contributions(on_time, self.width_s).items():
-            self.rows[bid] = merge(self.rows.get(bid, EMPTY), c)
-        for item in batch:
-            self.watermark.advance(item.published_at)
-        self.late += len(late)
-        return late
-
-    def series(self, key: KeyId) -> Iterator[tuple[datetime, Counts]]:
-        kt, k = key
-        for (bkt, bk, start), c in sorted(self.rows.items(), key=lambda kv: kv[0][2]):
-            if bkt == kt and bk == k:
-                yield start, c
-
-    def as_mapping(self) -> Mapping[BucketId, Counts]:
-        return dict(self.rows)

@@ -57,7 +57,7 @@ def read_stream(path: str | Path) -> list[StreamRecord]:
     out: list[StreamRecord] = []
     try:
         with opener(p, "rt", encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
+            for line in fh:
                 if not line.strip():
                     continue
                 obj = json.loads(line)
@@ -230,14 +230,19 @@ def replay_scored(
     from prometheus_client import CollectorRegistry
 
     from finsentry.metrics import Metrics
-    from monitor.service import MonitorService
+    from monitor.alerting import Notifier, NotifierConfig
+    from monitor.service import MonitorConfig, MonitorService
     from store import Store
 
-    # Alerts go to the throw-away store only: never to the user's webhooks or Alertmanager.
-    quiet = settings.model_copy(update={"alert_webhook_urls": [], "alertmanager_url": None})
+    events: list[AlertEvent] = []
     with tempfile.TemporaryDirectory(prefix="finsentry-eval-") as tmp:
         store = Store(store_url or f"sqlite:///{Path(tmp) / 'eval.db'}")
-        monitor = MonitorService(quiet, store, Metrics(CollectorRegistry()))
+        metrics = Metrics(CollectorRegistry())
+        # Alerts go to the throw-away store only: never to the user's webhooks or Alertmanager.
+        notifier = Notifier(NotifierConfig(), store, metrics)
+        monitor = MonitorService(
+            MonitorConfig.from_settings(settings), store, metrics, notifier, on_event=events.append
+        )
         try:
             for chunk in _chunks(scored, batch):
                 monitor.enrich(chunk)
@@ -248,7 +253,7 @@ def replay_scored(
             monitor.close()
             store.close()
     firsts: dict[str, AlertEvent] = {}
-    for e in monitor.events:
+    for e in events:
         if e.status == "firing":
             firsts.setdefault(e.alert_id, e)
     return EvalReport(
@@ -276,6 +281,7 @@ def _chunks(items: list[ScoredItem], n: int) -> Iterator[list[ScoredItem]]:
 
 def render_markdown(report: EvalReport) -> str:
     s = report.summary()
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(s["alerts_by_key_type"].items()))
     lines = [
         f"### {s['stream']}",
         "",
@@ -283,12 +289,14 @@ def render_markdown(report: EvalReport) -> str:
         f"{s['syndicated_copies']} syndicated copies), {s['first'][:10]} .. {s['last'][:10]}. "
         f"Shock: {s['shock'][:10] if s['shock'] else 'n/a'} {report.shock_note}",
         "",
-        f"- alerts: {s['alerts']} ({', '.join(f'{k} {v}' for k, v in sorted(s['alerts_by_key_type'].items()))})",
-        f"- detection delay after the shock: any key {s['delay_any_key_h']} h, whole stream {s['delay_all_stream_h']} h",
+        f"- alerts: {s['alerts']} ({by_type})",
+        f"- detection delay after the shock: any key {s['delay_any_key_h']} h, "
+        f"whole stream {s['delay_all_stream_h']} h",
         f"- before the shock: {s['alerts_before_shock']} alerts on {s['calm_days_with_alerts']} of "
         f"{s['calm_days']} calm days ({s['alerts_per_calm_day']} per calm day)",
         f"- model {s['model_version']}; detector z_on {s['detector'].get('detector_z_on')}, "
-        f"min_items {s['detector'].get('detector_min_items')}, window_max_s {s['detector'].get('detector_window_max_s')}",
+        f"min_items {s['detector'].get('detector_min_items')}, "
+        f"window_max_s {s['detector'].get('detector_window_max_s')}",
         "",
         "| onset (UTC) | key | severity | neg. share | baseline | n | z | phase | top headline |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -1,6 +1,6 @@
 """`MonitorService`: what the ingest loop calls around each store write.
 
-    monitor = MonitorService(settings, store, metrics)
+    monitor = MonitorService(MonitorConfig.from_settings(settings), store, metrics, notifier)
     monitor.enrich(items)                                   # tickers + story fingerprint
     new = store.write_batch(items, monitor.in_transaction)  # link copies, add buckets (same txn)
     monitor.after_write(new)                                # watermark, spike tests, gauges, alerts
@@ -17,7 +17,7 @@ Every store access is a named method of :class:`store.protocol.MonitorStore` (or
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,10 +25,8 @@ from finsentry.errors import StoreError
 from finsentry.logs import get_logger
 from finsentry.records import ALL, EMPTY, AlertEvent, Evidence, KeyId, ScoredItem
 from finsentry.timeutil import as_utc
-from monitor import rollup
 from monitor.buckets import Watermark, bucket_start, contributions, item_counts, keys_of
 from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
-from monitor.windows import WindowSummary
 
 if TYPE_CHECKING:
     from finsentry.metrics import Metrics
@@ -54,30 +52,54 @@ class AlertSink(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """What the monitor reads of the settings (built once by the composition root)."""
+
+    detector: DetectorConfig
+    bucket_seconds: int = 60
+    allowed_lateness_s: int = 3600
+    syndication_window_s: int = 86_400
+    evidence: int = 5
+    ticker_top_k: int = 0
+    source_top_k: int = 0
+    ticker_watchlist: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> MonitorConfig:
+        return cls(
+            detector=DetectorConfig.from_settings(s), bucket_seconds=s.bucket_seconds,
+            allowed_lateness_s=s.allowed_lateness_s, syndication_window_s=s.syndication_window_s,
+            evidence=s.detector_evidence, ticker_top_k=s.ticker_top_k, source_top_k=s.source_top_k,
+            ticker_watchlist=tuple(s.ticker_watchlist),
+        )
+
+
 class MonitorService:
-    """Trends, syndication links, spike detection and alert hand-off for one consumer."""
+    """Trends, syndication links, spike detection and alert hand-off for one consumer.
+
+    ``notifier`` records alert state in the store and delivers it (None: alerts are detected and
+    logged, but not recorded); ``on_event`` sees every alert event this instance emits (evaluation).
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        config: MonitorConfig,
         store: MonitorStore,
         metrics: Metrics,
         notifier: AlertSink | None = None,
         clock: Clock | None = None,
+        on_event: Callable[[AlertEvent], None] | None = None,
     ) -> None:
-        self.settings = settings
+        self.cfg = config
         self.store = store
         self.metrics = metrics
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
-        if notifier is None:
-            from monitor.alerting import Notifier
-
-            notifier = Notifier(settings, store, metrics, clock=self.clock)
-        self.notifier: AlertSink | None = notifier
-        self.config = DetectorConfig.from_settings(settings)
+        self.notifier = notifier
+        self.on_event = on_event
+        self.config = config.detector
         self.detector = SpikeDetector(self.config)
-        self.watermark = Watermark(settings.allowed_lateness_s)
-        self.events: list[AlertEvent] = []  # every event this instance emitted (evaluation, tests)
+        self.watermark = Watermark(config.allowed_lateness_s)
         self._unsent: list[Evaluation] = []  # alert state changes not yet recorded (store down)
         self._pending: dict[KeyId, datetime] = {}  # key -> newest bucket with untested data
         self._late_ids: set[str] = set()
@@ -118,13 +140,13 @@ class MonitorService:
         self._link_syndicated(txn, new_items)
         on_time, late = self.watermark.split(new_items)
         self._late_ids = {it.id for it in late}
-        txn.add_buckets(contributions(on_time, self.settings.bucket_seconds))
+        txn.add_buckets(contributions(on_time, self.cfg.bucket_seconds))
 
     def _link_syndicated(self, txn: Transaction, new_items: list[ScoredItem]) -> None:
         hashed = sorted((it for it in new_items if it.story_hash), key=lambda it: (as_utc(it.published_at), it.id))
         if not hashed:
             return
-        window = timedelta(seconds=self.settings.syndication_window_s)
+        window = timedelta(seconds=self.cfg.syndication_window_s)
         lo = min(as_utc(it.published_at) for it in hashed) - window
         hi = max(as_utc(it.published_at) for it in hashed)
         hashes = sorted({it.story_hash for it in hashed if it.story_hash})
@@ -153,7 +175,7 @@ class MonitorService:
         if late:
             self.metrics.late_items.inc(len(late))
             log.info("monitor.late_items", count=len(late), watermark=self._wm_iso())
-        width = self.settings.bucket_seconds
+        width = self.cfg.bucket_seconds
         for it in new_items:
             cap = as_utc(it.ingested_at) + timedelta(seconds=MAX_FUTURE_S)
             self.watermark.advance(min(as_utc(it.published_at), cap))
@@ -193,19 +215,19 @@ class MonitorService:
         if prev is None:
             refresh_from = closed_end - horizon
         else:
-            refresh_from = prev - timedelta(seconds=min(REFRESH_S, self.settings.allowed_lateness_s))
+            refresh_from = prev - timedelta(seconds=min(REFRESH_S, self.cfg.allowed_lateness_s))
             if self._oldest_touched is not None:
                 refresh_from = min(refresh_from, self._oldest_touched)
         store = self.store
         history = store.read_series_many(fresh_keys, closed_end - horizon, closed_end)
         recent = store.read_series_many(known, refresh_from, closed_end)
-        if self.settings.ticker_top_k or self.settings.source_top_k:
+        if self.cfg.ticker_top_k or self.cfg.source_top_k:
             top_from = closed_end - _TOP_K_SPAN
-            self._labels["ticker"] = set(self.settings.ticker_watchlist) | {
-                k for k, _ in store.top_keys("ticker", top_from, closed_end, self.settings.ticker_top_k)
+            self._labels["ticker"] = set(self.cfg.ticker_watchlist) | {
+                k for k, _ in store.top_keys("ticker", top_from, closed_end, self.cfg.ticker_top_k)
             }
             self._labels["source"] = {
-                k for k, _ in store.top_keys("source", top_from, closed_end, self.settings.source_top_k)
+                k for k, _ in store.top_keys("source", top_from, closed_end, self.cfg.source_top_k)
             }
         for key in fresh_keys:
             self.detector.load(key, history.get(key, {}), closed_end - horizon, closed_end)
@@ -215,7 +237,7 @@ class MonitorService:
     def _labelled(self, key: KeyId) -> bool:
         kt, k = key
         if kt in ("ticker", "source"):
-            return k in self._labels[kt] or (kt == "ticker" and k in self.settings.ticker_watchlist)
+            return k in self._labels[kt] or (kt == "ticker" and k in self.cfg.ticker_watchlist)
         return True
 
     def _update_gauges(self, evals: Iterable[Evaluation]) -> None:
@@ -277,11 +299,13 @@ class MonitorService:
                 )
             if self.notifier is not None:
                 self.notifier.record(txn, events)
-        self.events.extend(events)
+        if self.on_event is not None:
+            for event in events:
+                self.on_event(event)
 
     def _evidence(self, txn: Transaction, ev: Evaluation) -> tuple[Evidence, ...]:
         """The most negative unique headlines of the key inside the tested window."""
-        n = self.settings.detector_evidence
+        n = self.cfg.evidence
         if n <= 0:
             return ()
         found = txn.evidence(ev.key, ev.window_start, ev.window_end, n)
@@ -293,11 +317,6 @@ class MonitorService:
         self._flush()
         if self.notifier is not None:
             self.notifier.deliver_due(now)
-
-    def index(self, key: KeyId, end: datetime | None = None) -> dict[int, WindowSummary]:
-        """Sentiment index of ``key`` over 15 min / 1 h / 1 day ending at ``end``."""
-        end = end or self.watermark.value or self.clock()
-        return rollup.read_index(self.store, key, end)
 
     def close(self) -> None:
         if self.notifier is not None:

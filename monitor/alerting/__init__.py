@@ -6,7 +6,7 @@ Public API::
 """
 
 from finsentry.retry import Backoff
-from monitor.alerting.notifier import Notifier
+from monitor.alerting.notifier import Notifier, NotifierConfig
 from monitor.alerting.payload import (
     ALERTNAME,
     alertmanager_alert,
@@ -22,6 +22,7 @@ __all__ = [
     "Backoff",
     "HttpSender",
     "Notifier",
+    "NotifierConfig",
     "alertmanager_alert",
     "fingerprint",
     "sign",

@@ -1,6 +1,6 @@
 """`Notifier`: records alert episodes in the store and delivers their notifications.
 
-    n = Notifier(settings, store, metrics)
+    n = Notifier(NotifierConfig.from_settings(settings), store, metrics)
     with store.transaction() as txn:      # the monitor's store transaction
         n.record(txn, events)
     n.deliver_due(datetime.now(UTC))      # or n.start() for a background delivery thread
@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +51,37 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class NotifierConfig:
+    """Where alerts go and how they are signed and re-sent."""
+
+    webhook_urls: tuple[str, ...] = ()
+    alertmanager_url: str | None = None
+    webhook_secret: str | None = None
+    external_url: str = "http://127.0.0.1:8501"
+    resend_s: int = 60
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> NotifierConfig:
+        secret = s.alert_webhook_secret
+        return cls(webhook_urls=tuple(s.alert_webhook_urls), alertmanager_url=s.alertmanager_url,
+                   webhook_secret=secret.get_secret_value() if secret is not None else None,
+                   external_url=s.external_url, resend_s=s.alert_resend_s)
+
+
 class Notifier:
     """Alert recording (in the caller's transaction) and outbox delivery (own transactions)."""
 
+    @classmethod
+    def from_settings(cls, settings: Settings, store: AlertStore, metrics: Metrics, clock: Clock | None = None,
+                      *, sender: Sender | None = None, backoff: Backoff | None = None,
+                      rng: random.Random | None = None) -> Notifier:
+        return cls(NotifierConfig.from_settings(settings), store, metrics, clock,
+                   sender=sender, backoff=backoff, rng=rng)
+
     def __init__(
         self,
-        settings: Settings,
+        config: NotifierConfig,
         store: AlertStore,
         metrics: Metrics,
         clock: Clock | None = None,
@@ -73,13 +98,12 @@ class Notifier:
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._round_budget_s = round_budget_s
-        self._external_url = settings.external_url
-        secret = settings.alert_webhook_secret
-        self._secret = secret.get_secret_value() if secret is not None else None
-        self._targets: list[tuple[str, str]] = [(WEBHOOK, u) for u in settings.alert_webhook_urls]
-        if settings.alertmanager_url:
-            self._targets.append((ALERTMANAGER, settings.alertmanager_url.rstrip("/")))
-        self._resend = timedelta(seconds=settings.alert_resend_s)
+        self._external_url = config.external_url
+        self._secret = config.webhook_secret
+        self._targets: list[tuple[str, str]] = [(WEBHOOK, u) for u in config.webhook_urls]
+        if config.alertmanager_url:
+            self._targets.append((ALERTMANAGER, config.alertmanager_url.rstrip("/")))
+        self._resend = timedelta(seconds=config.resend_s)
         self._next_resend: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -27,7 +27,7 @@ def test_notifier_to_alertmanager_to_receiver(tmp_path: Path, sqlite_engine: Eng
     rx = Receiver().start()
     am = start_alertmanager(tmp_path / "am", f"http://127.0.0.1:{rx.port}/am")
     try:
-        n = Notifier(
+        n = Notifier.from_settings(
             make_settings(alertmanager_url=am.url, alert_resend_s=5), Store.from_engine(sqlite_engine),
             Metrics(CollectorRegistry()),
         )

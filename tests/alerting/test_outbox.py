@@ -32,7 +32,7 @@ class Clock:
 
 
 def notifier(engine: Engine, url: str, clock: Clock, **kw) -> Notifier:
-    return Notifier(
+    return Notifier.from_settings(
         make_settings(alert_webhook_urls=[url], **kw),
         Store.from_engine(engine),
         Metrics(CollectorRegistry()),
@@ -78,9 +78,7 @@ def test_receiver_down_then_up_delivers_exactly_once(engine: Engine) -> None:
     with engine.connect() as conn:
         attempts, err = conn.execute(select(alert_outbox.c.attempts, alert_outbox.c.last_error)).one()
     assert attempts == 4 and "ConnectionError" in err
-    assert n._metrics.registry.get_sample_value(
-        "finsentry_alert_delivery_failures_total", {"channel": "webhook"}
-    ) == 4
+    assert n._metrics.registry.get_sample_value("finsentry_alert_delivery_failures_total", {"channel": "webhook"}) == 4
     # A second instance (a restart) takes over the durable outbox once the receiver is back.
     rx.start()
     try:
@@ -160,7 +158,7 @@ def test_concurrent_instances_race_on_record_and_delivery(pg_engine: Engine, rec
 
 
 def test_no_targets_still_records_the_alert(sqlite_engine: Engine) -> None:
-    n = Notifier(make_settings(), Store.from_engine(sqlite_engine), Metrics(CollectorRegistry()), Clock())
+    n = Notifier.from_settings(make_settings(), Store.from_engine(sqlite_engine), Metrics(CollectorRegistry()), Clock())
     with Store.from_engine(sqlite_engine).transaction() as txn:
         n.record(txn, [firing()])
     assert n.deliver_due() == 0
@@ -170,7 +168,7 @@ def test_no_targets_still_records_the_alert(sqlite_engine: Engine) -> None:
 
 
 def test_background_thread_delivers_and_close_stops_it(sqlite_engine: Engine, receiver: Receiver) -> None:
-    n = Notifier(
+    n = Notifier.from_settings(
         make_settings(alert_webhook_urls=[receiver.url]), Store.from_engine(sqlite_engine), Metrics(CollectorRegistry())
     )
     n.start(interval_s=0.05)
@@ -205,7 +203,7 @@ def test_a_dead_target_costs_one_attempt_per_round_and_does_not_block_others(
 ) -> None:
     dead = Receiver()  # never started
     clock = Clock()
-    n = Notifier(
+    n = Notifier.from_settings(
         make_settings(alert_webhook_urls=[dead.url, receiver.url]),
         Store.from_engine(sqlite_engine),
         Metrics(CollectorRegistry()),
@@ -224,9 +222,7 @@ def test_a_dead_target_costs_one_attempt_per_round_and_does_not_block_others(
         ).all()
     assert [a for a, _ in rows] == [1, 0, 0]  # one real attempt; the others released uncounted
     assert len({t for _, t in rows}) == 1  # ... and wait for the same retry time
-    assert n._metrics.registry.get_sample_value(
-        "finsentry_alert_delivery_failures_total", {"channel": "webhook"}
-    ) == 1
+    assert n._metrics.registry.get_sample_value("finsentry_alert_delivery_failures_total", {"channel": "webhook"}) == 1
 
 
 def test_the_memory_store_twin_delivers_like_the_real_stores(receiver: Receiver) -> None:
@@ -235,7 +231,9 @@ def test_the_memory_store_twin_delivers_like_the_real_stores(receiver: Receiver)
 
     store, clock = MemoryStore(), Clock()
     a, b = (
-        Notifier(make_settings(alert_webhook_urls=[receiver.url]), store, Metrics(CollectorRegistry()), clock)
+        Notifier.from_settings(
+            make_settings(alert_webhook_urls=[receiver.url]), store, Metrics(CollectorRegistry()), clock
+        )
         for _ in range(2)
     )
     warn, crit = firing(severity="warning"), firing(severity="critical")
@@ -247,5 +245,7 @@ def test_the_memory_store_twin_delivers_like_the_real_stores(receiver: Receiver)
     bodies = [r.json() for r in receiver.wait_for(3)]
     assert [body["status"] for body in bodies] == ["firing", "firing", "resolved"]
     assert {x["labels"]["severity"]: x["status"] for x in bodies[1]["alerts"]} == {
-        "critical": "firing", "warning": "resolved"}
+        "critical": "firing",
+        "warning": "resolved",
+    }
     assert store.pending_count() == 0 and store.firing_episodes() == []

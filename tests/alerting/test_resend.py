@@ -40,7 +40,7 @@ class MemorySender:
 
 
 def _notifier(engine: Engine, sender: MemorySender, now: list) -> Notifier:
-    return Notifier(
+    return Notifier.from_settings(
         make_settings(alertmanager_url=AM + "/", alert_resend_s=60),
         Store.from_engine(engine),
         Metrics(CollectorRegistry()),

@@ -18,7 +18,8 @@ from streamlit.testing.v1 import AppTest
 from finsentry.metrics import Metrics
 from finsentry.records import ScoredItem
 from finsentry.settings import Settings
-from monitor.service import MonitorService
+from monitor.alerting import Notifier
+from monitor.service import MonitorConfig, MonitorService
 from store import Store
 from store import reads as q
 from tests.dashboard.conftest import APP
@@ -66,7 +67,9 @@ def service_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     settings = Settings(store_url=url, detector_block_s=600, detector_min_blocks=6,  # type: ignore[call-arg]
                         detector_baseline_s=2 * 3600, detector_window_max_s=3600)
     store = Store(url)
-    monitor = MonitorService(settings, store, Metrics(CollectorRegistry()))
+    metrics = Metrics(CollectorRegistry())
+    monitor = MonitorService(MonitorConfig.from_settings(settings), store, metrics,
+                             Notifier.from_settings(settings, store, metrics))
     for batch in _batches():
         new = store.write_batch(batch, monitor.in_transaction)
         if new:

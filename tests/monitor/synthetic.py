@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from finsentry.records import ScoredItem
-from monitor.buckets import BucketTable, Counts, KeyId
+from monitor.buckets import Counts, KeyId
 from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
+from tests.support.buckets import BucketTable
 
 T0 = datetime(2024, 1, 8, 0, 0, tzinfo=UTC)
 TOPICS = ("Earnings", "Banks", "Tech", "Energy", "Macro")
@@ -23,7 +24,9 @@ TICKERS = ("AAPL", "JPM", "XOM", "MSFT")
 Shape = Callable[[int], float | None]
 
 
-def item(i: int, ts: datetime, label: str, topic: str, source: str, tickers: list[str], dup_of: str | None = None) -> ScoredItem:
+def item(
+    i: int, ts: datetime, label: str, topic: str, source: str, tickers: list[str], dup_of: str | None = None
+) -> ScoredItem:
     score = {"negative": -0.8, "neutral": 0.0, "positive": 0.7}[label]
     return ScoredItem(
         id=f"s{i}",
@@ -75,9 +78,7 @@ def stream(
     return out
 
 
-def run_detector(
-    items: Iterable[ScoredItem], config: DetectorConfig, batch_minutes: int = 1
-) -> list[Evaluation]:
+def run_detector(items: Iterable[ScoredItem], config: DetectorConfig, batch_minutes: int = 1) -> list[Evaluation]:
     """Feed items minute by minute (event order) through buckets and the detector."""
     items = sorted(items, key=lambda it: (it.published_at, it.id))
     table = BucketTable(config.bucket_s, allowed_lateness_s=3600)
@@ -107,4 +108,3 @@ def run_detector(
 
 def fired(evals: Iterable[Evaluation]) -> list[tuple[KeyId, datetime, str]]:
     return [(e.key, e.bucket_start, e.event.severity) for e in evals if e.event and e.event.status == "firing"]
-

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from monitor.buckets import (
     ALL,
     EMPTY,
-    BucketTable,
     Counts,
     Watermark,
     bucket_start,
@@ -18,8 +17,9 @@ from monitor.buckets import (
     keys_of,
     merge,
 )
-from monitor.windows import rolling, sentiment_index, summarize
 from tests.monitor.synthetic import T0, item
+from tests.support.buckets import BucketTable
+from tests.support.windows import rolling, sentiment_index, summarize
 
 counts = st.builds(
     Counts,
@@ -46,7 +46,7 @@ def test_bucket_start_floors_event_time_in_utc() -> None:
     ts = datetime(2023, 3, 10, 14, 7, 59, 999_000, tzinfo=UTC)
     assert bucket_start(ts, 60) == datetime(2023, 3, 10, 14, 7, tzinfo=UTC)
     assert bucket_start(ts, 300) == datetime(2023, 3, 10, 14, 5, tzinfo=UTC)
-    naive = datetime(2023, 3, 10, 14, 7, 30)  # SQLite hands datetimes back naive: UTC
+    naive = datetime(2023, 3, 10, 14, 7, 30)  # noqa: DTZ001 - SQLite hands datetimes back naive: UTC
     assert bucket_start(naive, 60) == datetime(2023, 3, 10, 14, 7, tzinfo=UTC)
     other_tz = datetime.fromisoformat("2023-03-10T15:07:30+01:00")
     assert bucket_start(other_tz, 60) == datetime(2023, 3, 10, 14, 7, tzinfo=UTC)
@@ -75,7 +75,9 @@ def test_items_behind_the_watermark_by_more_than_the_lateness_are_late() -> None
     assert wm.is_late(T0 + timedelta(minutes=49, seconds=59))
     table = BucketTable(60, allowed_lateness_s=600)
     table.apply([item(1, T0 + timedelta(hours=1), "neutral", "Macro", "w", [])])
-    late = table.apply([item(2, T0, "negative", "Macro", "w", []), item(3, T0 + timedelta(minutes=55), "negative", "Macro", "w", [])])
+    late = table.apply(
+        [item(2, T0, "negative", "Macro", "w", []), item(3, T0 + timedelta(minutes=55), "negative", "Macro", "w", [])]
+    )
     assert [i.id for i in late] == ["s2"] and table.late == 1
     assert ("all", "*", T0) not in table.rows
     assert table.rows[("all", "*", T0 + timedelta(minutes=55))].n_negative == 1
@@ -103,7 +105,10 @@ def test_arrival_order_within_lateness_does_not_change_buckets(events, rnd, batc
     for bid, c in in_order.rows.items():
         o = out_of_order.rows[bid]
         assert (o.n_negative, o.n_neutral, o.n_positive, o.n_duplicates) == (
-            c.n_negative, c.n_neutral, c.n_positive, c.n_duplicates,
+            c.n_negative,
+            c.n_neutral,
+            c.n_positive,
+            c.n_duplicates,
         )
         assert abs(o.score_sum - c.score_sum) < 1e-9  # float sums differ only by rounding
 

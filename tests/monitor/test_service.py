@@ -15,14 +15,16 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from finsentry.metrics import Metrics
-from finsentry.records import ALL, ScoredItem
+from finsentry.records import ALL, AlertEvent, ScoredItem
 from finsentry.settings import Settings
-from monitor import rollup
-from monitor.service import MonitorService
+from monitor.alerting import Notifier
+from monitor.service import MonitorConfig, MonitorService
 from store import Store
 from store.protocol import MonitorStore
 from tests.monitor.synthetic import T0, item, stream
+from tests.support.buckets import sum_counts
 from tests.support.memory_store import MemoryStore
+from tests.support.windows import sentiment_index
 
 ONSET = 150  # minutes of calm history before the burst
 
@@ -78,11 +80,20 @@ def any_store(make_store: StoreFactory) -> MonitorStore:
     return make_store()
 
 
+class Recording(MonitorService):
+    """The service as the composition root builds it, keeping every alert event it emits."""
+
+    def __init__(self, settings: Settings, store: MonitorStore, metrics: Metrics) -> None:
+        self.events: list[AlertEvent] = []
+        super().__init__(MonitorConfig.from_settings(settings), store, metrics,
+                         Notifier.from_settings(settings, store, metrics), on_event=self.events.append)
+
+
 def make(
     store: MonitorStore, registry: CollectorRegistry | None = None, **kw: object
 ) -> tuple[MonitorService, Metrics]:
     metrics = Metrics(registry or CollectorRegistry())
-    return MonitorService(small_settings(**kw), store, metrics), metrics
+    return Recording(small_settings(**kw), store, metrics), metrics
 
 
 def close(store: MonitorStore) -> None:
@@ -162,7 +173,7 @@ def test_syndicated_copies_are_linked_and_counted_once(any_store: MonitorStore) 
         assert txn.first_copies([first.story_hash], T0, T0 + timedelta(hours=1)) == {first.story_hash: [(T0, "s1")]}
         evidence = txn.evidence(ALL, T0, T0 + timedelta(hours=1), 5)
     assert [e.id for e in evidence] == ["s1"]
-    total = rollup.sum_counts(store.read_series(ALL, T0, T0 + timedelta(hours=1)))
+    total = sum_counts(store.read_series(ALL, T0, T0 + timedelta(hours=1)))
     assert (total.n_negative, total.n_duplicates) == (1, 2)
     close(store)
 
@@ -178,11 +189,11 @@ def test_late_items_are_counted_not_applied_and_instances_add_up(any_store: Moni
     on_time = item(4, T0 + timedelta(minutes=55), "neutral", "Banks", "w", [])
     feed(store, a, [late, on_time])
     assert registry.get_sample_value("finsentry_late_items_total") == 1
-    total = rollup.sum_counts(store.read_series(ALL, T0, T0 + timedelta(hours=2)))
-    index = rollup.read_index(store, ("topic", "Banks"), T0 + timedelta(hours=1, minutes=2), (300, 3600))
+    total = sum_counts(store.read_series(ALL, T0, T0 + timedelta(hours=2)))
+    end = T0 + timedelta(hours=1, minutes=2)
+    index = sentiment_index(store.read_series(("topic", "Banks"), end - timedelta(hours=1), end), end, (300, 3600))
     assert (total.n_negative, total.n_neutral, total.n_positive) == (1, 1, 1)  # item 3 was late
     assert index[3600].n == 2 and index[300].n == 1 and index[300].negative_share == 1.0
-    assert a.index(("topic", "Banks"), T0 + timedelta(hours=1, minutes=2))[3600].n == 2
     close(store)
 
 

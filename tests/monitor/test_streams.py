@@ -74,7 +74,9 @@ def test_replay_is_deterministic_and_batching_of_closed_buckets_does_not_matter(
     fn, topic, extra, _ = SHAPES["step"]
     items = stream(ONSET + 40, shape=fn, seed=9)
     one = [(e.key, e.bucket_start, e.event) for e in run_detector(items, CFG) if e.event]
-    again = [(e.key, e.bucket_start, e.event) for e in run_detector(list(reversed(items)), CFG, batch_minutes=7) if e.event]
+    again = [
+        (e.key, e.bucket_start, e.event) for e in run_detector(list(reversed(items)), CFG, batch_minutes=7) if e.event
+    ]
     assert one and one == again
     ids = [ev.alert_id for _, _, ev in one if ev.status == "firing"]
     assert ids[0] == f"all:*:{(T0 + timedelta(minutes=ONSET)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
@@ -131,8 +133,18 @@ def _write_stream(path: Path, items, polish_every: int = 10) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         for i, it in enumerate(reversed(items)):  # unsorted on purpose
             lang = "pl" if i % polish_every == 0 else "en"
-            fh.write(json.dumps({"id": it.id, "text": it.text, "source": it.source, "lang": lang,
-                                 "published_at": it.published_at.isoformat().replace("+00:00", "Z")}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": it.id,
+                        "text": it.text,
+                        "source": it.source,
+                        "lang": lang,
+                        "published_at": it.published_at.isoformat().replace("+00:00", "Z"),
+                    }
+                )
+                + "\n"
+            )
 
 
 def test_replay_reports_alerts_delay_and_calm_days(tmp_path: Path) -> None:

@@ -73,10 +73,12 @@ def test_hash_shape_fits_the_store_column() -> None:
     assert story_hash("") == story_hash("   ") == story_hash("!!!")
 
 
-_words = st.lists(st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8), min_size=1, max_size=12)
+_words = st.lists(
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8), min_size=1, max_size=12
+)
 # Separators that carry no meaning (no dots/apostrophes: "U.S." -> "US" on purpose; no parentheses,
 # dashes, colons or pipes: those mark source tags such as "(AP)" or "- FT").
-_SEP = " \t\n,;!?\""
+_SEP = ' \t\n,;!?"'
 
 
 @given(_words, st.data())

@@ -6,7 +6,7 @@ syndication links, alert episodes inserted once per id, and an outbox with lease
 per-alert-and-target ordering. ``fail`` makes every call raise ``StoreUnavailable`` (outages).
 
     store = MemoryStore()
-    monitor = MonitorService(settings, store, metrics)
+    monitor = MonitorService(MonitorConfig.from_settings(settings), store, metrics)
     new = store.write_batch(items, monitor.in_transaction)
 """
 

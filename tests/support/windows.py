@@ -1,10 +1,13 @@
-"""Sliding-window sentiment index per key, computed from 1-minute buckets (pure).
+"""Reference implementation of the sliding-window sentiment index per key, from 1-minute buckets.
+
+The product computes the index in SQL (``store.reads``, binned in the database); this is its
+definition in plain Python, for tests.
 
 The index of a key over a window is the mean of ``p_positive - p_negative`` over the unique
 scored items whose event time falls in ``[end - width, end)``, with the label counts and the
-negative share beside it. The dashboard reads it through :func:`monitor.rollup.read_index`.
+negative share beside it.
 
-    >>> from monitor.buckets import Counts
+    >>> from finsentry.records import Counts
     >>> from datetime import datetime, UTC
     >>> t = datetime(2023, 3, 10, 12, 0, tzinfo=UTC)
     >>> w = summarize([(t, Counts(n_negative=1, score_sum=-0.8))], end=t.replace(minute=5), width_s=900)
