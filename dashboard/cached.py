@@ -1,4 +1,4 @@
-"""Streamlit caching around ``dashboard.queries``: one engine per store URL, short-lived results.
+"""Streamlit caching around ``store.reads``: one engine per store URL, short-lived results.
 
 Query results live ``DATA_TTL_S`` seconds, below the default auto-refresh interval, so each
 refresh reads fresh rollups while reruns caused by widget clicks reuse them. The engine is
@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from store import reads as q
 
@@ -47,8 +48,10 @@ def engine(url: str) -> Engine:
     if eng.dialect.name == "sqlite":
 
         @event.listens_for(eng, "connect")
-        def _read_only(dbapi_conn: Any, _rec: Any) -> None:
-            dbapi_conn.execute("PRAGMA query_only=ON")
+        def _read_only(dbapi_conn: DBAPIConnection, _rec: object) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA query_only=ON")
+            cur.close()
 
     return eng
 

@@ -7,9 +7,6 @@ propagate: the loop rewinds and retries the whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from finsentry.errors import StoreError, StoreUnavailable
 from finsentry.logs import get_logger
 from finsentry.records import ScoredItem
@@ -17,9 +14,9 @@ from ingest.contract import NewsMessage
 from ingest.kafka_io import Record
 from ingest.records import Rejected
 from store import Store
+from store.protocol import InTxn
 
 log = get_logger(__name__)
-InTxn = Callable[[Any, list[ScoredItem]], None]
 
 
 def write_isolating(store: Store, items: list[ScoredItem], valid: list[tuple[Record, NewsMessage]],

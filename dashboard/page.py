@@ -1,0 +1,106 @@
+"""The dashboard page: sidebar, empty screens, and the auto-refreshing body (``main``).
+
+Data comes from ``dashboard.cached`` (wrapping ``store.reads``), figures from ``dashboard.charts``.
+The store URL comes from the one settings object (``FINSENTRY_STORE_URL``, set by the CLI).
+Everything below the sidebar lives in one ``st.fragment`` that re-runs every N seconds.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import cached
+from dashboard.context import (
+    REFRESH_CHOICES,
+    Page,
+)
+from dashboard.formatting import fmt_time
+from dashboard.overview import overview, topic_heat
+from dashboard.sections import alerts_section, headlines_section, pipeline_section, trends
+from dashboard.timerange import DEFAULT_RANGE, RANGES, window
+from finsentry.errors import FinsentryError
+from finsentry.settings import load_settings
+
+
+def empty_screen(url: str, reason: str) -> None:
+    st.title("finsentry · news sentiment")
+    st.info(f"**No news in the store yet.** {reason}", icon=":material/inbox:")
+    st.markdown(
+        f"""
+The dashboard reads the store `{cached.safe_url(url)}`. It fills as soon as the service
+scores news; this page refreshes by itself.
+
+1. **Everything at once** (embedded Kafka, the service, this dashboard, the bundled real news
+   stream of the March 2023 SVB collapse): `make run`
+2. **Or step by step**: start the service against your broker and this store
+   `finsentry run --bootstrap HOST:9092 --store {cached.safe_url(url)}`, then publish news
+   `finsentry produce data/<stream>.jsonl --topic news`.
+3. **Another store?** `finsentry dashboard --store postgresql+psycopg://user@host/db`
+   (or set `FINSENTRY_STORE_URL`).
+"""
+    )
+
+
+def sidebar(default_refresh: int, url: str) -> tuple[str, int]:
+    with st.sidebar:
+        st.markdown("### :material/monitoring: finsentry")
+        choice = st.segmented_control("Time range", list(RANGES), default=DEFAULT_RANGE, key="range",
+                                      required=True) or DEFAULT_RANGE
+        choices = sorted(set(REFRESH_CHOICES) | {default_refresh})
+        refresh = st.selectbox(
+            "Auto-refresh", choices, index=choices.index(default_refresh), key="refresh",
+            format_func=lambda s: "off" if s == 0 else f"every {s} s",
+        )
+        if st.button("Refresh now", key="refresh_now", width="stretch"):
+            cached.clear()
+        st.caption(f"Store: `{cached.safe_url(url)}`")
+        st.caption("Times are event times (UTC); *now* is the newest item in the store.")
+    return choice, int(refresh)
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def body(url: str, choice: str, bucket_s: int) -> None:
+    path = cached.sqlite_path(url)
+    if path is not None and not path.exists():
+        empty_screen(url, f"The store file `{path}` does not exist yet.")
+        return
+    try:
+        eng = cached.engine(url)
+        if not cached.has_schema(url, eng):
+            empty_screen(url, "The store has no finsentry tables yet (the service creates them on start).")
+            return
+        span = cached.data_span(url, eng, bucket_s)
+        if span is None:
+            empty_screen(url, "The tables exist but hold no items.")
+            return
+        first, last = span
+        p = Page(url=url, engine=eng, win=window(choice, first, last, bucket_s), first=first)
+        st.title("finsentry · news sentiment")
+        st.caption(f"Data as of **{fmt_time(last)}** (newest event time) · range {fmt_time(p.win.start)} → "
+                   f"{fmt_time(p.win.end)}")
+        active = overview(p)
+        heat, ranked = topic_heat(p)
+        # Busiest topics of the range first, then every other known topic: a stable option list,
+        # so a selection survives a change of range.
+        topic_opts = ranked + [k for k in cached.keys_of(url, eng, "topic") if k not in set(ranked)]
+        # Options list every known key (one index seek each); ranking them over a 7-day range
+        # would cost a full aggregation just to order a drop-down.
+        ticker_opts = cached.keys_of(url, eng, "ticker")
+        trends(p, active, heat, topic_opts, ticker_opts)
+        source_opts = cached.sources(url, eng)  # includes sources of unscored items (no rollups)
+        headlines_section(p, topic_opts, ticker_opts, source_opts)
+        alerts_section(p, active)
+        pipeline_section(p)
+    except FinsentryError as exc:
+        st.error(f"**The store cannot be read right now.** {exc}", icon=":material/error:")
+        st.caption("The page retries on its next refresh.")
+
+
+def main() -> None:
+    st.set_page_config(page_title="finsentry · news sentiment", page_icon="📉", layout="wide")
+    settings = load_settings()
+    url = settings.store_url
+    choice, refresh = sidebar(settings.dashboard_refresh_s, url)
+    st.fragment(run_every=refresh if refresh > 0 else None)(body)(url, choice, settings.bucket_seconds)
