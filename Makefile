@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 FINSENTRY := $(VENV)/bin/finsentry
 
-.PHONY: run test bench bench-gpu model sysdeps serve-deps dev-deps clean
+.PHONY: run test lint bench bench-gpu model sysdeps serve-deps dev-deps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,15 @@ sysdeps:
 run: serve-deps
 	$(FINSENTRY) demo
 
-test: dev-deps sysdeps
-	$(PY) -m pytest -q -ra
+# Line coverage the suite reaches today: 87 % of in-process code (service subprocesses are not traced).
+COVERAGE_MIN ?= 85
+
+lint: dev-deps
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: dev-deps sysdeps lint
+	$(PY) -m pytest -q -ra --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_MIN)
 
 bench: dev-deps
 	$(PY) -m bench

@@ -35,5 +35,7 @@ def test_metrics_server_serves_the_registry_and_reports_a_busy_port() -> None:
 def test_documented_alertmanager_routing_example_is_valid(tmp_path: Path) -> None:
     (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S) if "route:" in b]
     (tmp_path / "am.yml").write_text(block)
-    res = subprocess.run(["amtool", "check-config", str(tmp_path / "am.yml")], capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        ["amtool", "check-config", str(tmp_path / "am.yml")], capture_output=True, text=True, timeout=30
+    )
     assert res.returncode == 0, res.stdout + res.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -201,7 +201,7 @@ def test_pipeline_health_table(seeded_app: AppTest) -> None:
 
 
 def test_alert_banners_put_critical_and_whole_stream_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import insert
 
@@ -211,7 +211,7 @@ def test_alert_banners_put_critical_and_whole_stream_first(monkeypatch: pytest.M
     url = f"sqlite:///{tmp_path / 'many.db'}"
     engine = create_engine(url)
     seed_store(engine, n_items=3000, span=timedelta(days=1))
-    t = datetime(2023, 3, 13, 15, 50, tzinfo=timezone.utc)
+    t = datetime(2023, 3, 13, 15, 50, tzinfo=UTC)
     with engine.begin() as conn:  # five more recent warnings on tickers
         conn.execute(insert(alerts), [
             {"id": f"ticker:T{i}:x", "key_type": "ticker", "key": f"T{i}", "severity": "warning",

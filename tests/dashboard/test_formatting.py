@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from dashboard.formatting import age_text, fmt_time, heartbeat_note, num, pct
 
-NOW = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 1, 12, tzinfo=UTC)
 
 
 def test_heartbeat_note_flags_silent_consumers_only() -> None:

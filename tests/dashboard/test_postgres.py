@@ -50,24 +50,35 @@ def test_same_results_as_sqlite(stores) -> None:
     for a, b in ((q.totals(pg, first, last), q.totals(lite, first, last)),):
         assert a == pytest.approx(b)
     for bin_s in (300, 3600):
-        pd.testing.assert_frame_equal(q.series(pg, "topic", None, first, last, bin_s),
-                                      q.series(lite, "topic", None, first, last, bin_s))
+        pd.testing.assert_frame_equal(
+            q.series(pg, "topic", None, first, last, bin_s), q.series(lite, "topic", None, first, last, bin_s)
+        )
     assert q.sources(pg) == q.sources(lite)
     for kt in ("topic", "ticker", "source"):
         assert q.keys_of(pg, kt) == q.keys_of(lite, kt)
-    pd.testing.assert_frame_equal(q.top_keys(pg, "ticker", first, last, 15), q.top_keys(lite, "ticker", first, last, 15))
-    pd.testing.assert_frame_equal(q.leaderboard(pg, last, min_recent=2, min_baseline=3),
-                                  q.leaderboard(lite, last, min_recent=2, min_baseline=3))
-    for kwargs in ({}, {"labels": ["negative", "unscored"]}, {"ticker": "AAPL"}, {"search": "DEPOSIT"},
-                   {"topic": "Financials", "source": "Reuters"}):
+    pd.testing.assert_frame_equal(
+        q.top_keys(pg, "ticker", first, last, 15), q.top_keys(lite, "ticker", first, last, 15)
+    )
+    pd.testing.assert_frame_equal(
+        q.leaderboard(pg, last, min_recent=2, min_baseline=3), q.leaderboard(lite, last, min_recent=2, min_baseline=3)
+    )
+    for kwargs in (
+        {},
+        {"labels": ["negative", "unscored"]},
+        {"ticker": "AAPL"},
+        {"search": "DEPOSIT"},
+        {"topic": "Financials", "source": "Reuters"},
+    ):
         a, b = q.headlines(pg, first, last, **kwargs), q.headlines(lite, first, last, **kwargs)
         assert len(a) > 0 and a["id"].tolist() == b["id"].tolist(), kwargs
     assert q.unscored_count(pg, first, last) == q.unscored_count(lite, first, last) > 0
     ha, hb = q.alert_history(pg, first, last), q.alert_history(lite, first, last)
     assert ha["id"].tolist() == hb["id"].tolist() and len(ha) > 0
     assert ha["started_at"].tolist() == hb["started_at"].tolist()
-    assert q.delivery_summary(q.delivery(pg, ha["id"].tolist())).to_dict() == \
-        q.delivery_summary(q.delivery(lite, hb["id"].tolist())).to_dict()
+    assert (
+        q.delivery_summary(q.delivery(pg, ha["id"].tolist())).to_dict()
+        == q.delivery_summary(q.delivery(lite, hb["id"].tolist())).to_dict()
+    )
     assert q.active_alerts(pg)["id"].tolist() == q.active_alerts(lite)["id"].tolist()
     assert len(q.health(pg)) == 2
 

@@ -63,7 +63,9 @@ def test_every_key_series_matches_the_listed_keys(engine) -> None:
 def test_keys_of_matches_a_plain_distinct(engine) -> None:
     with engine.connect() as conn:
         for kt in ("all", "topic", "ticker", "source"):
-            plain = sorted(conn.execute(text("SELECT DISTINCT key FROM buckets WHERE key_type = :kt"), {"kt": kt}).scalars())
+            plain = sorted(
+                conn.execute(text("SELECT DISTINCT key FROM buckets WHERE key_type = :kt"), {"kt": kt}).scalars()
+            )
             assert q.keys_of(conn, kt) == plain and plain
     assert q.keys_of(engine, "nothing") == []
 
@@ -158,10 +160,13 @@ def test_figure_aliases() -> None:
 
 
 def test_delivery_summary_texts() -> None:
-    rows = pd.DataFrame({
-        "alert_id": ["a", "a", "b"], "delivered_at": [pd.Timestamp("2023-01-01", tz="UTC"), pd.NaT, pd.NaT],
-        "last_error": [None, "HTTP 503", None],
-    })
+    rows = pd.DataFrame(
+        {
+            "alert_id": ["a", "a", "b"],
+            "delivered_at": [pd.Timestamp("2023-01-01", tz="UTC"), pd.NaT, pd.NaT],
+            "last_error": [None, "HTTP 503", None],
+        }
+    )
     s = q.delivery_summary(rows)
     assert s["a"] == "pending: 1/2 delivered · last error: HTTP 503" and s["b"] == "pending: 0/1 delivered"
     assert q.delivery_summary(rows.iloc[:0]).empty

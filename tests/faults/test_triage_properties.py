@@ -48,8 +48,13 @@ def _encodable(s: str) -> bool:
 
 def check_message(msg: NewsMessage, max_chars: int = MAX_CHARS) -> None:
     """Every invariant a valid message promises to the rest of the pipeline."""
-    for value, limit in ((msg.id, contract.MAX_ID_CHARS), (msg.text, max_chars), (msg.source, contract.MAX_SOURCE_CHARS),
-                         (msg.url, contract.MAX_URL_CHARS), (msg.lang, contract.MAX_LANG_CHARS)):
+    for value, limit in (
+        (msg.id, contract.MAX_ID_CHARS),
+        (msg.text, max_chars),
+        (msg.source, contract.MAX_SOURCE_CHARS),
+        (msg.url, contract.MAX_URL_CHARS),
+        (msg.lang, contract.MAX_LANG_CHARS),
+    ):
         if value is None:
             continue
         assert isinstance(value, str) and 0 < len(value) <= limit
@@ -91,27 +96,53 @@ def check_triage(records: list[Record]) -> tuple[list, list]:
 
 # --- strategies --------------------------------------------------------------------------------
 _any_char = st.characters(codec=None, exclude_categories=())  # any code point, lone surrogates included
-_texts = (st.text(_any_char, max_size=40)
-          | st.text(st.sampled_from(["\ud800", "\udfff", "a", "B", " ", "\t", "\x00", "\ufeff", "é", "$", "-"]), max_size=40))
-_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | _texts
-            | st.integers(min_value=10**150, max_value=10**160))
-_json_values = st.recursive(_scalars, lambda c: st.lists(c, max_size=5) | st.dictionaries(_texts, c, max_size=5),
-                            max_leaves=20)
-_times = (st.datetimes(timezones=st.timezones() | st.none()).map(datetime.isoformat)
-          | st.sampled_from(["0001-01-01T00:30:00+01:00", "9999-12-31T23:59:00-01:00", "2023-02-30T10:00:00Z",
-                             "2023-03-10T14:00:00Z", "1899-12-31T23:59:59Z", "2199-12-31T23:59:59Z"]) | _texts)
+_texts = st.text(_any_char, max_size=40) | st.text(
+    st.sampled_from(["\ud800", "\udfff", "a", "B", " ", "\t", "\x00", "\ufeff", "é", "$", "-"]), max_size=40
+)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | _texts
+    | st.integers(min_value=10**150, max_value=10**160)
+)
+_json_values = st.recursive(
+    _scalars, lambda c: st.lists(c, max_size=5) | st.dictionaries(_texts, c, max_size=5), max_leaves=20
+)
+_times = (
+    st.datetimes(timezones=st.timezones() | st.none()).map(datetime.isoformat)
+    | st.sampled_from(
+        [
+            "0001-01-01T00:30:00+01:00",
+            "9999-12-31T23:59:00-01:00",
+            "2023-02-30T10:00:00Z",
+            "2023-03-10T14:00:00Z",
+            "1899-12-31T23:59:59Z",
+            "2199-12-31T23:59:59Z",
+        ]
+    )
+    | _texts
+)
 _tickers = st.lists(st.text(st.sampled_from("ABCXYZabc$ .\x00\ud800"), max_size=8), max_size=8)
 _good = {  # plausible values: most generated messages get past the early checks
-    "text": st.text(_any_char, min_size=1, max_size=80) | st.sampled_from(["SVB shares fall", "(NYSE: JPM) up - Reuters"]),
+    "text": st.text(_any_char, min_size=1, max_size=80)
+    | st.sampled_from(["SVB shares fall", "(NYSE: JPM) up - Reuters"]),
     "headline": st.text(_any_char, min_size=1, max_size=80),
     "id": st.text(_any_char, min_size=1, max_size=20) | st.integers(min_value=-(10**30), max_value=10**30),
-    "published_at": _times, "source": _texts, "url": _texts, "lang": st.sampled_from(["en", "pl", "en-US", " "]) | _texts,
+    "published_at": _times,
+    "source": _texts,
+    "url": _texts,
+    "lang": st.sampled_from(["en", "pl", "en-US", " "]) | _texts,
     "tickers": _tickers,
 }
 _field_values = {k: v | v | _json_values for k, v in _good.items()}
-_with_text = st.fixed_dictionaries({"text": _good["text"]}, optional={k: v for k, v in _field_values.items() if k != "text"})
+_with_text = st.fixed_dictionaries(
+    {"text": _good["text"]}, optional={k: v for k, v in _field_values.items() if k != "text"}
+)
 _messages = (_with_text | _with_text | st.fixed_dictionaries({}, optional=_field_values)).flatmap(
-    lambda d: st.dictionaries(_texts, _json_values, max_size=2).map(lambda extra: {**extra, **d}))
+    lambda d: st.dictionaries(_texts, _json_values, max_size=2).map(lambda extra: {**extra, **d})
+)
 
 
 def _dump(doc: object, ascii_only: bool) -> bytes:
@@ -121,15 +152,33 @@ def _dump(doc: object, ascii_only: bool) -> bytes:
 
 _nested = st.integers(1, 5_000).map(lambda d: b'{"text": "x", "e": ' + b"[" * d + b"]" * d + b"}")
 _big_ints = st.integers(100, 6_000).map(lambda d: b'{"text": "x", "n": -' + b"9" * d + b"}")
-_values = (st.none() | st.binary(max_size=300)
-           | st.builds(_dump, _messages, st.booleans()) | st.builds(_dump, _json_values, st.booleans())
-           | _nested | _big_ints | st.binary(max_size=50).map(lambda b: b"\xef\xbb\xbf" + b))
+_values = (
+    st.none()
+    | st.binary(max_size=300)
+    | st.builds(_dump, _messages, st.booleans())
+    | st.builds(_dump, _json_values, st.booleans())
+    | _nested
+    | _big_ints
+    | st.binary(max_size=50).map(lambda b: b"\xef\xbb\xbf" + b)
+)
 _headers = st.lists(st.tuples(_texts | st.binary(max_size=20), st.binary(max_size=20) | st.none() | _texts), max_size=4)
-_timestamps = (st.none() | st.integers(min_value=-(2**63), max_value=2**63) | st.booleans()
-               | st.floats(allow_nan=True, allow_infinity=True)
-               | st.sampled_from([TS_2023, TS_2023 * 1000, TS_2023 * 1_000_000, -1, 0, 2**63 - 1]))
-_records = st.builds(Record, st.just("news"), st.integers(0, 3), st.integers(0, 2**63 - 1),
-                     st.none() | st.binary(max_size=30), _values, _headers, _timestamps)
+_timestamps = (
+    st.none()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.booleans()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([TS_2023, TS_2023 * 1000, TS_2023 * 1_000_000, -1, 0, 2**63 - 1])
+)
+_records = st.builds(
+    Record,
+    st.just("news"),
+    st.integers(0, 3),
+    st.integers(0, 2**63 - 1),
+    st.none() | st.binary(max_size=30),
+    _values,
+    _headers,
+    _timestamps,
+)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -153,7 +202,7 @@ def test_contract_shaped_objects_give_a_valid_message_or_a_reason(doc: dict, asc
 @settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=-(2**80), max_value=2**80) | st.floats(allow_nan=True, allow_infinity=True) | st.none())
 def test_any_record_timestamp_gives_a_utc_time_in_range(ts: object) -> None:
-    (_, msg), = triage([rec(b'{"text": "x"}', ts=ts)], MAX_CHARS)[0]
+    ((_, msg),) = triage([rec(b'{"text": "x"}', ts=ts)], MAX_CHARS)[0]
     check_message(msg)
     assert msg.time_from_record
 
@@ -178,8 +227,11 @@ HOSTILE: list[tuple[str, Record, str | None]] = [
     ("published_at_year_1", rec(_obj(published_at="0001-01-01T00:00:00Z")), "bad_timestamp"),
     ("published_at_year_0", rec(_obj(published_at="0000-01-01T00:00:00Z")), "bad_timestamp"),
     ("published_at_year_9999", rec(_obj(published_at="9999-12-31T00:00:00Z")), "bad_timestamp"),
-    ("published_at_10k_fraction_digits", rec(_obj(published_at="2023-03-10T14:00:00." + "1" * 10_000 + "Z")),
-     "bad_timestamp"),
+    (
+        "published_at_10k_fraction_digits",
+        rec(_obj(published_at="2023-03-10T14:00:00." + "1" * 10_000 + "Z")),
+        "bad_timestamp",
+    ),
     ("published_at_fullwidth_digits", rec(_obj(published_at="２０２３-03-10T14:00:00Z")), "bad_timestamp"),
     ("published_at_offset_99_99", rec(_obj(published_at="2023-03-10T14:00:00+99:99")), "bad_timestamp"),
     ("record_ts_in_microseconds", rec(_obj(), ts=TS_2023 * 1000), None),
@@ -188,8 +240,11 @@ HOSTILE: list[tuple[str, Record, str | None]] = [
     ("record_ts_negative", rec(_obj(), ts=-5), None),
     ("record_ts_nan", rec(_obj(), ts=float("nan")), None),
     ("lone_surrogate_in_text", rec(b'{"text": "SVB \\ud800 falls"}'), None),
-    ("lone_surrogate_in_id_source_ticker", rec(b'{"text": "x", "id": "\\udfff", "source": "\\ud800", '
-                                               b'"tickers": ["A\\ud800"]}'), None),
+    (
+        "lone_surrogate_in_id_source_ticker",
+        rec(b'{"text": "x", "id": "\\udfff", "source": "\\ud800", "tickers": ["A\\ud800"]}'),
+        None,
+    ),
     ("surrogate_encoded_as_raw_bytes", rec(b'{"text": "\xed\xa0\x80"}'), "not_utf8"),
     ("latin1_bytes", rec('{"text": "café"}'.encode("latin-1")), "not_utf8"),
     ("utf16_json", rec('{"text": "x"}'.encode("utf-16")), "not_utf8"),
@@ -226,8 +281,7 @@ HOSTILE: list[tuple[str, Record, str | None]] = [
     ("id_is_bool", rec(_obj(id=True)), "wrong_type"),
     ("id_of_129_chars", rec(_obj(id="i" * 129)), "bad_id"),
     ("empty_object", rec(b"{}"), "missing_text"),
-    ("non_utf8_header_names_and_values", rec(_obj(), headers=[("\udcff\ud800", b"\xff"), (b"\xff\xfe", None)]),
-     None),
+    ("non_utf8_header_names_and_values", rec(_obj(), headers=[("\udcff\ud800", b"\xff"), (b"\xff\xfe", None)]), None),
 ]
 
 

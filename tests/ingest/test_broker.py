@@ -12,13 +12,17 @@ import pytest
 
 from tests.ingest.harness import ROOT
 
-SCRIPT = "from ingest.broker import EmbeddedBroker; import time; b = EmbeddedBroker().start(); print(b.pid, flush=True); time.sleep(120)"
+SCRIPT = (
+    "from ingest.broker import EmbeddedBroker; import time; "
+    "b = EmbeddedBroker().start(); print(b.pid, flush=True); time.sleep(120)"
+)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
 def test_broker_dies_with_a_killed_parent():
-    with subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True) as parent:
+    with subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as parent:
         assert parent.stdout is not None
         broker_pid = int(parent.stdout.readline())
         os.kill(broker_pid, 0)  # running

@@ -35,7 +35,9 @@ def service(tmp_path, tansu, make_topic, unique_name):
     group = unique_name("g")
     procs: list[ServiceProc] = []
 
-    def start(store_url: str, name: str = "svc", grp: str | None = None, env=None, metrics_port: int = 0) -> ServiceProc:
+    def start(
+        store_url: str, name: str = "svc", grp: str | None = None, env=None, metrics_port: int = 0
+    ) -> ServiceProc:
         p = ServiceProc(tmp_path, name, tansu.bootstrap, topic, grp or group, store_url, env, metrics_port).start()
         procs.append(p)
         return p
@@ -47,21 +49,41 @@ def service(tmp_path, tansu, make_topic, unique_name):
 
 
 def status_json(store_url: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "finsentry", "status", "--store", store_url, "--json"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "finsentry", "status", "--store", store_url, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_produce_classify_store_end_to_end(store_url, service, free_port):
     msgs = valid(40, "e2e")
     msgs += [
-        {"id": "neg", "text": "Silicon Valley Bank collapses as depositors pull billions; shares plunge 60%",
-         "published_at": "2023-03-10T14:00:00Z", "source": "CNBC", "tickers": ["SIVB"], "url": "https://x/neg"},
-        {"id": "pos", "text": "Nvidia posts record quarterly profit and raises its full-year outlook",
-         "published_at": "2023-03-10T14:01:00Z", "source": "CNBC"},
+        {
+            "id": "neg",
+            "text": "Silicon Valley Bank collapses as depositors pull billions; shares plunge 60%",
+            "published_at": "2023-03-10T14:00:00Z",
+            "source": "CNBC",
+            "tickers": ["SIVB"],
+            "url": "https://x/neg",
+        },
+        {
+            "id": "pos",
+            "text": "Nvidia posts record quarterly profit and raises its full-year outlook",
+            "published_at": "2023-03-10T14:01:00Z",
+            "source": "CNBC",
+        },
         # Polish without a declared language: detected, stored, unscored (no Polish model configured).
-        {"id": "pl", "text": "Akcje banków gwałtownie spadają po upadku amerykańskiego banku SVB",
-         "published_at": "2023-03-10T14:02:00Z", "source": "Bankier.pl"},
+        {
+            "id": "pl",
+            "text": "Akcje banków gwałtownie spadają po upadku amerykańskiego banku SVB",
+            "published_at": "2023-03-10T14:02:00Z",
+            "source": "Bankier.pl",
+        },
         {"headline": "Fed raises rates by 25 basis points", "source": "FT"},  # no id, no time
     ]
     produce(service.bootstrap, service.topic, msgs)
@@ -79,7 +101,9 @@ def test_produce_classify_store_end_to_end(store_url, service, free_port):
         topics = r["topics"] if isinstance(r["topics"], list) else json.loads(r["topics"])
         assert all(isinstance(n, str) and 0 <= p <= 1 for n, p in topics)
     assert got["neg"]["label"] == "negative" and got["pos"]["label"] == "positive"
-    assert "SIVB" in (got["neg"]["tickers"] if isinstance(got["neg"]["tickers"], list) else json.loads(got["neg"]["tickers"]))
+    assert "SIVB" in (
+        got["neg"]["tickers"] if isinstance(got["neg"]["tickers"], list) else json.loads(got["neg"]["tickers"])
+    )
     assert got["pl"]["lang"] == "pl" and got["pl"]["label"] is None and got["pl"]["score"] is None
     derived = [i for i in got if i.startswith("sha256:")]
     assert len(derived) == 1
@@ -103,8 +127,11 @@ def test_produce_classify_store_end_to_end(store_url, service, free_port):
     assert sample("finsentry_consumed_records_total", topic=service.topic) == len(msgs)
     assert sample("finsentry_processed_items_total") == len(msgs)
     assert sample("finsentry_unscored_items_total", lang="pl") == 1
-    wait_until(lambda: sample("finsentry_consumer_lag_records", topic=service.topic, partition="0") == 0, 15,
-               "lag gauge from the fetch high watermark")
+    wait_until(
+        lambda: sample("finsentry_consumer_lag_records", topic=service.topic, partition="0") == 0,
+        15,
+        "lag gauge from the fetch high watermark",
+    )
     st = status_json(store_url)
     assert st["items"] == len(msgs) and st["dead_lettered"] == 0 and st["by_label"]["unscored"] == 1
 
@@ -137,6 +164,7 @@ def test_malformed_records_are_dead_lettered_and_the_service_lives(sqlite_url, s
     # The reason travels with the right record: re-decoding each original gives its header's reason.
     from finsentry.errors import InvalidMessage
     from ingest.contract import decode
+
     for r in dlq:
         with pytest.raises(InvalidMessage) as e:
             decode(r.value)
@@ -195,12 +223,16 @@ def test_two_consumers_share_partitions_and_results(pg_url, service):
     assert count_items(pg_url) == len(msgs)
     per_partition = {r["kafka_partition"] for r in rows(pg_url, "select distinct kafka_partition from items")}
     assert per_partition == {0, 1, 2, 3}
+
     # Both instances did part of the work, and together exactly the input.
     def health():
         return rows(pg_url, "select instance, processed from pipeline_health where processed > 0")
 
-    wait_until(lambda: len(health()) == 2 and sum(h["processed"] for h in health()) >= len(msgs), 30,
-               "health snapshots from both instances")
+    wait_until(
+        lambda: len(health()) == 2 and sum(h["processed"] for h in health()) >= len(msgs),
+        30,
+        "health snapshots from both instances",
+    )
     assert sum(h["processed"] for h in health()) == len(msgs)
 
 
@@ -226,7 +258,11 @@ def test_store_down_commits_nothing_unstored_then_recovers(pg_url, service, free
         proxy = TcpProxy(u.host or "127.0.0.1", u.port or 5432, port=proxy.port).start()
         svc.wait_event("store.available", 60)
         wait_until(lambda: count_items(pg_url) >= 600, 90, "items stored after recovery")
-        wait_until(lambda: committed_total(service.bootstrap, service.group, service.topic) == 600, 30, "commits after recovery")
+        wait_until(
+            lambda: committed_total(service.bootstrap, service.group, service.topic) == 600,
+            30,
+            "commits after recovery",
+        )
         assert count_items(pg_url) == 600
     finally:
         proxy.stop()

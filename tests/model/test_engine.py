@@ -30,7 +30,7 @@ def test_bucketing_keeps_order(shipped):
     finally:
         shipped.batch_size = 32
     single = [shipped.classify([t])[0] for t in texts]
-    for a, b in zip(batched, single):
+    for a, b in zip(batched, single, strict=True):
         assert a.label == b.label
         for lab in a.probs:
             assert a.probs[lab] == pytest.approx(b.probs[lab], abs=0.03)
@@ -106,4 +106,4 @@ def test_auto_provider_loads_on_this_machine(shipped, int8_cache, capfd):
 def test_fp16_graph_runs_on_cpu_provider(shipped):
     fp16 = load_classifier(provider="cpu", variant="fp16")
     a, b = fp16.classify(SENTENCES), shipped.classify(SENTENCES)
-    assert sum(x.label == y.label for x, y in zip(a, b)) >= len(SENTENCES) - 1
+    assert sum(x.label == y.label for x, y in zip(a, b, strict=True)) >= len(SENTENCES) - 1

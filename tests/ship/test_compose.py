@@ -74,7 +74,7 @@ def test_service_environment_validates_as_settings(
 def test_kafka_bootstrap_is_the_advertised_internal_listener(services: dict[str, Any]) -> None:
     kafka_env = env(services["kafka"])
     advertised = dict(
-        (l.split("://")[0], l.split("://")[1]) for l in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+        (x.split("://")[0], x.split("://")[1]) for x in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     )
     inner = kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"]
     for name in FINSENTRY_SERVICES:

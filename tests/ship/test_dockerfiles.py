@@ -26,7 +26,7 @@ def _requirements_module() -> ModuleType:
 def _instructions(name: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
     text = (DOCKER / name).read_text()
-    joined = re.sub(r"\\\n\s*", " ", "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#")))
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
     out = []
     for line in joined.splitlines():
         if line.strip():
@@ -70,7 +70,7 @@ def test_env_variables_are_settings(name: str) -> None:
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_copied_paths_exist_and_pass_the_dockerignore(name: str) -> None:
     ignore = (DOCKER / f"{name}.dockerignore").read_text().splitlines()
-    allowed = {l[1:].removesuffix("/**") for l in ignore if l.startswith("!")}
+    allowed = {line[1:].removesuffix("/**") for line in ignore if line.startswith("!")}
     for kind, rest in _instructions(name):
         if kind != "COPY" or rest.startswith("--from"):
             continue
@@ -89,10 +89,10 @@ def test_gpu_image_asks_for_cuda() -> None:
 def test_image_requirements_are_serving_only_and_pinned(variant: str) -> None:
     req = _requirements_module()
     lines = req.serving_requirements(variant)
-    names = {req.requirement_name(l)[0] for l in lines}
+    names = {req.requirement_name(line)[0] for line in lines}
     assert not names & TRAINING_ONLY
     assert ("onnxruntime-gpu" in names) == (variant == "gpu") and ("onnxruntime" in names) == (variant == "cpu")
-    unpinned = [l for l in lines if "==" not in l]
+    unpinned = [line for line in lines if "==" not in line]
     assert not unpinned, f"docker/requirements.lock lacks {unpinned}: regenerate it"
     # Every direct dependency of the package is installed (one onnxruntime build per image).
     wanted = {req.requirement_name(d)[0] for d in req.project_dependencies()}
