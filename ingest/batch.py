@@ -14,6 +14,7 @@ from finsentry.metrics import Metrics
 from finsentry.records import ScoredItem
 from ingest.contract import NewsMessage
 from ingest.kafka_io import Record
+from ingest.languages import metric_label
 from ingest.records import Rejected
 
 log = get_logger(__name__)
@@ -45,7 +46,7 @@ def count_durable(m: Metrics, batch: Batch, items: list[ScoredItem], new_items: 
         m.duplicates.inc(len(items) - len(new_items))
     for it in new_items:
         if it.label is None:
-            m.unsupported_language.labels(it.lang or "und").inc()
+            m.unsupported_language.labels(metric_label(it.lang)).inc()
         else:
             m.items_by_label.labels(it.label, it.topic or "none").inc()
     m.batch_size.observe(len(batch.records))

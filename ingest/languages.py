@@ -25,6 +25,7 @@ CANDIDATES = tuple(
     "lt lv et ms fa".split()
 )
 SHIPPED = "shipped"
+OTHER = "other"  # metric label of any language outside CANDIDATES (the producer controls `lang`)
 CONFIDENT = 0.5
 
 
@@ -34,6 +35,17 @@ def normalize_lang(code: str | None) -> str | None:
         return None
     primary = code.strip().replace("_", "-").split("-")[0].lower()
     return primary or None
+
+
+def metric_label(lang: str | None) -> str:
+    """A bounded label for metrics: a candidate language, ``und`` (none), or ``other``.
+
+    The declared ``lang`` comes from the producer: used as a label as is, 2,000 records with
+    made-up codes made 2,000 series.
+    """
+    if lang is None:
+        return "und"
+    return lang if lang in CANDIDATES else OTHER
 
 
 class _Ranker(Protocol):

@@ -123,3 +123,23 @@ def test_router_loads_each_model_once_and_leaves_uncovered_languages_unscored():
     assert [v for _, v in out] == ["None", None, "/m/de", None]
     assert out[1][0] is None and out[3][0] is None
     assert loaded[None].calls == [["a"]] and loaded["/m/de"].calls == [["c"]]
+
+
+def test_unscored_language_label_is_bounded_whatever_the_producer_declares():
+    from prometheus_client import CollectorRegistry
+
+    from finsentry.metrics import Metrics
+    from finsentry.records import ScoredItem
+    from ingest.batch import Batch, count_durable
+    from ingest.languages import CANDIDATES, metric_label
+
+    now = datetime(2023, 3, 10, tzinfo=UTC)
+    items = [ScoredItem(id=f"i{n}", text="t", published_at=now, ingested_at=now, lang=f"x{n}") for n in range(2000)]
+    items += [ScoredItem(id="pl", text="t", published_at=now, ingested_at=now, lang="pl"),
+              ScoredItem(id="none", text="t", published_at=now, ingested_at=now, lang=None)]
+    registry = CollectorRegistry()
+    count_durable(Metrics(registry), Batch([], [], [], now, 0.0), items, items)
+    series = {s.labels["lang"]: s.value for fam in registry.collect() for s in fam.samples
+              if s.name == "finsentry_unscored_items_total"}
+    assert series == {"other": 2000.0, "pl": 1.0, "und": 1.0}
+    assert {metric_label(c) for c in CANDIDATES} == set(CANDIDATES)
