@@ -7,7 +7,8 @@
     ├── DataError                      a dataset or input file is unreadable or malformed
     ├── InvalidMessage                 one Kafka record breaks the input contract (-> DLQ)
     ├── StoreError                     the store could not be reached or written
-    │   └── StoreUnavailable           transient: retry later, do not commit offsets
+    │   ├── StoreUnavailable           transient: retry later, do not commit offsets
+    │   └── SchemaVersionError         the store was written by a newer finsentry (never retried)
     ├── BrokerError                    Kafka broker unreachable / embedded broker failed
     └── DeliveryError                  an alert could not be delivered (will be retried)
 
@@ -51,6 +52,10 @@ class StoreError(FinsentryError):
 
 
 class StoreUnavailable(StoreError):
+    pass
+
+
+class SchemaVersionError(StoreError):
     pass
 
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from finsentry.errors import StoreError, StoreUnavailable
+from finsentry.errors import SchemaVersionError, StoreError, StoreUnavailable
 from finsentry.logs import get_logger
 from finsentry.records import AlertEvent, Counts, KeyId, ScoredItem
 from finsentry.timeutil import as_utc
@@ -50,7 +50,11 @@ class Store:
         self._engine = engine if engine is not None else make_engine(url)
         self._owns_engine = engine is None
         if create:
-            self.migrate()
+            try:
+                self.migrate()
+            except BaseException:
+                self.close()  # a store that failed to open keeps no pooled connection
+                raise
 
     @classmethod
     def from_engine(cls, engine: Engine) -> Store:
@@ -103,6 +107,8 @@ class Store:
             try:
                 self._migrate_once()
                 break
+            except SchemaVersionError:
+                raise
             except StoreError as exc:
                 if isinstance(exc, StoreUnavailable) and "already exists" not in str(exc) or attempt == attempts - 1:
                     raise
@@ -115,6 +121,12 @@ class Store:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7243911)"))  # finsentry schema lock
             metadata.create_all(conn, checkfirst=True)
+            found = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+            if found is not None and found.isdigit() and int(found) > SCHEMA_VERSION:
+                # Migrations are additive only: an older binary would silently ignore newer columns.
+                raise SchemaVersionError(
+                    f"the store {self.safe_url()} has schema version {found}, newer than this finsentry "
+                    f"understands ({SCHEMA_VERSION}): upgrade finsentry, or point it at another store")
             insp = sa.inspect(conn)
             for table in metadata.sorted_tables:
                 have = {c["name"] for c in insp.get_columns(table.name)}

@@ -124,3 +124,18 @@ def test_concurrent_starts_migrate_once(store_url):
     assert len(stores[0].write_batch([item(1)])) == 1
     for s in stores:
         s.close()
+
+
+def test_a_store_written_by_a_newer_finsentry_is_refused_with_a_clear_error(store_url):
+    from finsentry.errors import SchemaVersionError
+    from store.schema import SCHEMA_VERSION, meta
+
+    store = Store(store_url)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION + 1)))
+    store.close()
+    with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}, newer than"):
+        Store(store_url)
+    with store.engine.begin() as conn:  # the same or an older version still opens (additive migrations)
+        conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    Store(store_url).close()
