@@ -21,6 +21,7 @@ import typer
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
+from finsentry.redact import redact_url
 from finsentry.settings import Settings
 
 ENV_PREFIX = "FINSENTRY_"
@@ -162,6 +163,10 @@ def sync_readme(readme: str) -> str:
     return head + render_readme_block() + tail
 
 
+# Settings whose values are URLs that may carry credentials (passwords, tokens in path or query).
+_URL_FIELDS = {"store_url", "alert_webhook_urls", "alertmanager_url", "kafka_bootstrap"}
+
+
 def effective(settings: Settings) -> dict[str, Any]:
     """Current values as plain JSON-able data, secrets masked (never printed)."""
     out: dict[str, Any] = {}
@@ -169,6 +174,10 @@ def effective(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
             value = _MASK if value.get_secret_value() else ""
+        elif name in _URL_FIELDS and isinstance(value, str):
+            value = redact_url(value)
+        elif name in _URL_FIELDS and isinstance(value, list):
+            value = [redact_url(str(v)) for v in value]
         out[name] = value
     return out
 

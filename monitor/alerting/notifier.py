@@ -27,6 +27,7 @@ from finsentry.errors import DeliveryError, StoreError
 from finsentry.logs import get_logger
 from finsentry.metrics import Metrics
 from finsentry.records import AlertEvent
+from finsentry.redact import redact_url
 from finsentry.retry import Backoff
 from finsentry.settings import Settings
 from monitor.alerting.payload import (
@@ -206,7 +207,7 @@ class Notifier:
                     "alert.delivery_failed",
                     alert_id=row.alert_id,
                     channel=row.channel,
-                    target=row.target,
+                    target=redact_url(row.target),
                     attempt=row.attempts,
                     retry_at=retry_at.isoformat(),
                     error=str(exc),
@@ -220,7 +221,7 @@ class Notifier:
                 alert_id=row.alert_id,
                 status=row.status,
                 channel=row.channel,
-                target=row.target,
+                target=redact_url(row.target),
                 attempt=row.attempts,
             )
         return delivered
@@ -239,9 +240,9 @@ class Notifier:
                 self._sender.post_alertmanager(am, body)
             except DeliveryError as exc:
                 self._metrics.alert_delivery_failures.labels(ALERTMANAGER).inc()
-                log.warning("alert.resend_failed", target=am, alerts=len(body), error=str(exc))
+                log.warning("alert.resend_failed", target=redact_url(am), alerts=len(body), error=str(exc))
                 continue
-            log.info("alert.resent", target=am, alerts=len(body))
+            log.info("alert.resent", target=redact_url(am), alerts=len(body))
             self._undo_stale_resends(am, [e.alert_id for e in active], now)
 
     def _undo_stale_resends(self, am: str, ids: list[str], now: datetime) -> None:
@@ -252,7 +253,7 @@ class Notifier:
             try:
                 self._sender.post_alertmanager(am, body)
             except DeliveryError as exc:
-                log.warning("alert.resend_failed", target=am, alerts=len(body), error=str(exc))
+                log.warning("alert.resend_failed", target=redact_url(am), alerts=len(body), error=str(exc))
 
     # --- background delivery ------------------------------------------------------------
     def start(self, interval_s: float = 1.0) -> None:

@@ -14,6 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from finsentry.errors import DeliveryError
+from finsentry.redact import redact_text
 from monitor.alerting.payload import encode
 from monitor.alerting.signing import SIGNATURE_HEADER, sign
 
@@ -50,9 +51,9 @@ class HttpSender:
         try:
             resp = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise DeliveryError(f"POST {url}: {_reason(exc)}") from exc
+            raise DeliveryError(redact_text(f"POST {url}: {_reason(exc)}", [url])) from exc
         if not 200 <= resp.status_code < 300:
-            raise DeliveryError(f"POST {url}: HTTP {resp.status_code} {resp.text[:200]!r}")
+            raise DeliveryError(redact_text(f"POST {url}: HTTP {resp.status_code} {resp.text[:200]!r}", [url]))
         return resp.status_code
 
     def post_webhook(self, url: str, body: object, secret: str | None) -> int:

@@ -12,6 +12,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import or_, select
 
+from finsentry.redact import redact_text, redact_url
 from store.reads._db import Connectable, connect, frame, translated, utc, utc_col
 from store.schema import alert_outbox, alerts, pipeline_health
 
@@ -97,6 +98,11 @@ def delivery(db: Connectable, alert_ids: Sequence[str]) -> pd.DataFrame:
         df = frame(conn, stmt)
     if df.empty:
         return pd.DataFrame(columns=cols)
+    # Targets can carry credentials (tokens in path or query): the page never shows them.
+    raw = [str(t) for t in df["target"]]
+    df["last_error"] = [None if e is None else redact_text(str(e), [t])
+                        for e, t in zip(df["last_error"], raw, strict=True)]
+    df["target"] = [redact_url(t) for t in raw]
     df["delivered_at"] = utc_col(df["delivered_at"])
     df["next_attempt_at"] = utc_col(df["next_attempt_at"])
     return df[cols]
