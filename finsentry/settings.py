@@ -56,6 +56,16 @@ class Settings(BaseSettings):
         default="sqlite:///var/finsentry.db",
         description="SQLAlchemy URL of the store (sqlite:///PATH or postgresql+psycopg://...).",
     )
+    store_statement_timeout_s: float = Field(
+        default=30.0, ge=0,
+        description="PostgreSQL: the server cancels a statement running longer (s, 0 = no limit), so a "
+        "hung query fails the batch (re-read after backoff) instead of stalling the consumer.",
+    )
+    store_idle_in_transaction_timeout_s: float = Field(
+        default=60.0, ge=0,
+        description="PostgreSQL: the server ends a session idle inside an open transaction this long "
+        "(s, 0 = no limit), releasing its locks.",
+    )
 
     # --- Model ---------------------------------------------------------------------------
     model_path: str | None = Field(default=None, description="Model directory (empty = the shipped model).")
@@ -120,10 +130,36 @@ class Settings(BaseSettings):
     detector_evidence: int = Field(
         default=5, ge=0, description="Top negative headlines attached to an alert as evidence."
     )
+    detector_volume_key_types: CsvList = Field(
+        default=["ticker"], description="Key types also tested on their count of negatives (volume test); '' = off."
+    )
+    detector_volume_z_on: float = Field(
+        default=4.5, gt=0, description="Volume test: z at which a surge of negatives about a key fires."
+    )
+    detector_volume_min_negative: int = Field(
+        default=5, ge=1, description="Volume test: negatives a window needs before it is tested."
+    )
+    detector_volume_min_share: float = Field(
+        default=0.3, ge=0, le=1, description="Volume test: negative share a window needs before it is tested."
+    )
+    detector_volume_min_ratio: float = Field(
+        default=5.0, ge=1, description="Volume test: negatives must be at least this many times the expected count."
+    )
+    detector_volume_prior_per_day: float = Field(
+        default=0.5, gt=0, description="Volume test: a key's negatives per day assumed before it has history."
+    )
+    detector_volume_prior_days: float = Field(
+        default=3.0, gt=0, description="Volume test: how many days of evidence that assumption is worth."
+    )
 
     # --- Metrics -------------------------------------------------------------------------
     metrics_host: str = Field(default="127.0.0.1", description="Bind address of /metrics.")
-    metrics_port: int = Field(default=9108, ge=0, description="Port of /metrics (0 = disabled).")
+    metrics_port: int = Field(default=9108, ge=0, description="Port of /metrics and /healthz (0 = disabled).")
+    health_stall_s: float = Field(
+        default=120.0, gt=0,
+        description="/healthz answers 503 when the consumer loop holds partitions and has not completed "
+        "an iteration for this long (s), or has not started yet.",
+    )
     ticker_watchlist: CsvList = Field(default=[], description="Tickers exported as metric labels (bounded).")
     ticker_top_k: int = Field(default=25, ge=0, description="Also export the K most active tickers.")
     source_top_k: int = Field(default=25, ge=0, description="Sources exported as metric labels: the K most active.")
@@ -135,6 +171,10 @@ class Settings(BaseSettings):
     )
     alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL (v2 API) to push alerts to.")
     alert_resend_s: int = Field(default=60, ge=5, description="Re-send interval for active alerts (s).")
+    alert_timeout_s: float = Field(
+        default=5.0, gt=0, le=60,
+        description="Total deadline of one alert POST: connect, send, answer and body together (s).",
+    )
     external_url: str = Field(default="http://127.0.0.1:8501", description="Link put in alerts (the dashboard).")
 
     # --- Dashboard -----------------------------------------------------------------------
@@ -146,7 +186,8 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: Literal["json", "console"] = Field(default="json", description="Log line format.")
 
-    _split = field_validator("topic", "ticker_watchlist", "alert_webhook_urls", mode="before")(_split_csv)
+    _split = field_validator("topic", "ticker_watchlist", "alert_webhook_urls", "detector_volume_key_types",
+                             mode="before")(_split_csv)
 
 
 def load_settings(**overrides: object) -> Settings:

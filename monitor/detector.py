@@ -43,12 +43,14 @@ from monitor.buckets import ALL, Counts, KeyId
 from monitor.episodes import Episode, KeyState, Severity, alert_id_for
 from monitor.history import KeyHistory
 from monitor.stats import Baseline, baseline_from_blocks, spike_score
+from monitor.volume import count_score, prior_for_key
 
 if TYPE_CHECKING:
     from finsentry.settings import Settings
 
 WINDOW_SCALES = (1, 2, 4, 16, 64)  # the adaptive window and longer multiples are all tested
 PRIOR_ITEMS = 50  # strength (in items) of the whole-stream prior for keys with little history
+VOLUME_WARMUP_S = 2 * 3600  # stream seen before the volume test runs (its prior comes from the stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,15 @@ class DetectorConfig:
     z_critical: float = 7.0
     resolve_s: int = 600
     cooldown_s: int = 1800
+    # Volume test (monitor.volume): negatives counted against the key's own rate.
+    volume_key_types: tuple[str, ...] = ("ticker",)
+    volume_windows_s: tuple[int, ...] = (3600, 6 * 3600, 24 * 3600)
+    volume_z_on: float = 4.5
+    volume_min_negative: int = 5
+    volume_min_share: float = 0.3
+    volume_min_ratio: float = 5.0
+    volume_prior_per_day: float = 0.5
+    volume_prior_days: float = 3.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> DetectorConfig:
@@ -89,6 +100,13 @@ class DetectorConfig:
             z_critical=s.detector_z_critical,
             resolve_s=s.detector_resolve_s,
             cooldown_s=s.detector_cooldown_s,
+            volume_key_types=tuple(s.detector_volume_key_types),
+            volume_z_on=s.detector_volume_z_on,
+            volume_min_negative=s.detector_volume_min_negative,
+            volume_min_share=s.detector_volume_min_share,
+            volume_min_ratio=s.detector_volume_min_ratio,
+            volume_prior_per_day=s.detector_volume_prior_per_day,
+            volume_prior_days=s.detector_volume_prior_days,
         )
 
     @property
@@ -141,6 +159,8 @@ class SpikeDetector:
         self.histories: dict[KeyId, KeyHistory] = {}
         self.states: dict[KeyId, KeyState] = {}
         self.closed_end: datetime | None = None
+        self._first: datetime | None = None  # the oldest bucket ever loaded: where the stream starts
+        self._rate_cache: dict[tuple[str, int], float] = {}  # (key type, block) -> typical negatives/h
 
     # --- state ---------------------------------------------------------------------------
     def knows(self, key: KeyId) -> bool:
@@ -155,6 +175,9 @@ class SpikeDetector:
     def load(self, key: KeyId, series: Mapping[datetime, Counts], start: datetime, end: datetime) -> None:
         """(Re)load ``[start, end)`` of a key's closed buckets (restart rebuild, refresh)."""
         self.history(key).replace_range(as_utc(start), as_utc(end), {as_utc(t): c for t, c in series.items()})
+        if series:
+            oldest = as_utc(min(series))
+            self._first = oldest if self._first is None else min(self._first, oldest)
 
     def restore_episode(self, key: KeyId, onset: datetime, severity: Severity) -> None:
         """Resume an episode that was firing before a restart (no second onset for it)."""
@@ -221,10 +244,15 @@ class SpikeDetector:
                 s_z = spike_score(s_counts.n_negative, s_counts.total, base.share, base.noise)
                 if s_z > z:
                     wstart, counts, z = s_start, s_counts, s_z
+        share_fires = (base is not None and z >= cfg.z_on and counts.n_negative >= cfg.min_negative
+                       and counts.negative_share - base.share >= cfg.min_delta)
+        volume = self._volume(key, hist, end)
+        volume_fires = volume is not None and volume[0] >= cfg.volume_z_on
+        if volume is not None and volume[0] > z and (volume_fires or not share_fires):
+            z, wstart, counts = volume  # the stronger test sets the score and the window shown
         state = self.states.setdefault(key, KeyState())
         ev = Evaluation(key, bucket, wstart, end, counts.total, counts.n_negative, base, z, False, None)
-        excess = ev.share - base.share if base is not None else None
-        ep, status = state.step(key, bucket, end, z, excess, ev.k, cfg)
+        ep, status = state.step(key, bucket, end, z, share_fires or volume_fires, cfg)
         event = (
             self._event(ev, ep, status, resolved_at=end if status == "resolved" else None)
             if ep is not None and status is not None
@@ -237,6 +265,74 @@ class SpikeDetector:
         )  # fmt: skip
         state.last = ev
         return ev
+
+    def _volume(self, key: KeyId, hist: KeyHistory, end: datetime) -> tuple[float, datetime, Counts] | None:
+        """The strongest volume test of ``key`` over the trailing windows ending at ``end``.
+
+        Negatives in the window against a Gamma-Poisson belief about the key's own rate: the
+        prior (``volume_prior_per_day``, worth ``volume_prior_days`` of evidence) updated by the
+        key's negatives in the ``baseline_s`` before the window. A window qualifies only with at
+        least ``volume_min_negative`` negatives, a negative share of ``volume_min_share`` and
+        ``volume_min_ratio`` times the expected count.
+        """
+        cfg = self.config
+        if key[0] not in cfg.volume_key_types:
+            return None
+        best: tuple[float, datetime, Counts] | None = None
+        if self._first is None or (end - self._first).total_seconds() < VOLUME_WARMUP_S:
+            return None  # too little of the stream seen to know what a typical key's volume is
+        for length_s in cfg.volume_windows_s:
+            start = end - timedelta(seconds=length_s)
+            prior = prior_for_key(self._typical_rate_h(key[0], start), cfg.volume_prior_days * 24.0)
+            counts = hist.sum_range(start, end)
+            if counts.n_negative < cfg.volume_min_negative or counts.negative_share < cfg.volume_min_share:
+                continue
+            h_start = start - timedelta(seconds=cfg.baseline_s)
+            if self._first is not None:
+                h_start = max(h_start, min(self._first, start))
+            past = hist.sum_range(h_start, start)
+            belief = prior.updated(past.n_negative, (start - h_start).total_seconds() / 3600.0)
+            hours = length_s / 3600.0
+            if counts.n_negative < cfg.volume_min_ratio * belief.mean * hours:
+                continue
+            z = count_score(counts.n_negative, belief, hours)
+            if best is None or z > best[0]:
+                best = (z, start, counts)
+        return best
+
+    def _typical_rate_h(self, key_type: str, before: datetime) -> float:
+        """Negatives per hour of a typical key of ``key_type`` in the baseline before ``before``: the
+        stream's negatives over the keys of that type seen, never below ``volume_prior_per_day``.
+
+        A busy feed's keys start from the feed's own scale (a fresh deployment does not alert on
+        every busy name in its first hours); a quiet feed's from the configured floor.
+        """
+        cfg = self.config
+        block = int(before.timestamp()) // cfg.block_s
+        cached = self._rate_cache.get((key_type, block))
+        if cached is not None:
+            return cached
+        lo = before - timedelta(seconds=cfg.baseline_s)
+        if self._first is not None:
+            lo = max(lo, min(self._first, before))
+        hours = (before - lo).total_seconds() / 3600.0
+        floor = cfg.volume_prior_per_day / 24.0
+        rate = floor
+        if hours >= 1.0:
+            negatives, keys = 0, 0
+            for (kt, _), h in self.histories.items():
+                if kt != key_type:
+                    continue
+                n = h.sum_range(lo, before).n_negative
+                if n:
+                    negatives += n
+                    keys += 1
+            if keys:
+                rate = max(floor, negatives / keys / hours)
+        if len(self._rate_cache) > 256:
+            self._rate_cache.clear()
+        self._rate_cache[(key_type, block)] = rate
+        return rate
 
     def _event(
         self,

@@ -40,20 +40,17 @@ class KeyState:
 
 
     def step(
-        self, key: KeyId, bucket: datetime, end: datetime, z: float, excess: float | None, k: int,
-        cfg: DetectorConfig,
+        self, key: KeyId, bucket: datetime, end: datetime, z: float, can_fire: bool, cfg: DetectorConfig,
     ) -> tuple[Episode | None, Literal["firing", "resolved"] | None]:
         """Move the key's episode on by one tested bucket; returns (the episode an event is about, its status).
 
-        ``excess`` is the window's share minus the baseline (None: no baseline, no onset possible).
+        ``can_fire``: the bucket passes one of the detector's onset tests (share or volume); the
+        episode machine adds the cooldown, escalation by ``z`` and the hysteresis on the way down.
         """
         ep = self.episode
         if ep is None:
             cooling = self.quiet_until is not None and bucket < self.quiet_until
-            if (
-                excess is not None and not cooling
-                and z >= cfg.z_on and excess >= cfg.min_delta and k >= cfg.min_negative
-            ):
+            if can_fire and not cooling:
                 severity: Severity = "critical" if z >= cfg.z_critical else "warning"
                 self.episode = Episode(alert_id_for(key, bucket), bucket, severity)
                 return self.episode, "firing"

@@ -4,6 +4,7 @@ cooldown, restored episodes and alert ids."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -114,3 +115,68 @@ def test_restored_episode_resolves_instead_of_firing_again() -> None:
     statuses = [e.event.status for e in evs if e.event]
     assert statuses == ["resolved"]
     assert [e.event.alert_id for e in evs if e.event] == [alert_id_for(ALL, onset)]
+
+
+# --- the volume test: a surge of negatives about a key whose share barely moves -------------------
+
+HOUR = timedelta(hours=1)
+VOL = DetectorConfig(block_s=3600, min_blocks=6, baseline_s=7 * 86400, window_max_s=86400)
+
+
+def hourly(det: SpikeDetector, start, hours: int, counts_for) -> list:
+    """One closed bucket per hour (sparse news): ALL keeps a steady calm volume, a ticker what counts_for says."""
+    out = []
+    for h in range(hours):
+        t = start + h * HOUR
+        series = {ALL: {t: Counts(n_negative=6, n_neutral=14, n_positive=10)}}
+        c = counts_for(h)
+        if c is not None:
+            series[("ticker", "ACME")] = {t: c}
+        out.extend(det.advance(t + MIN, series, refresh_from=t))
+    return out
+
+
+def _fired(evs: list, key) -> list:
+    return [e.event for e in evs if e.event and e.event.status == "firing" and e.key == key]
+
+
+def surge(h: int) -> Counts:  # 6 hours of 4 items an hour, 40 % negative (the stream's usual share)
+    return (
+        Counts(n_negative=2, n_neutral=1, n_positive=1)
+        if h % 2 == 0
+        else Counts(n_negative=1, n_neutral=2, n_positive=1)
+    )
+
+
+@pytest.mark.parametrize("volume_on", [True, False])
+def test_a_quiet_names_surge_alerts_by_volume_though_its_share_is_usual(volume_on: bool) -> None:
+    cfg = VOL if volume_on else replace(VOL, volume_key_types=())
+    det = SpikeDetector(cfg)
+    acme = ("ticker", "ACME")
+    # A week and a half of a name seen about once a day, a third of it negative.
+    calm_evs = hourly(
+        det,
+        T0,
+        240,
+        lambda h: Counts(n_negative=1, n_neutral=2) if h % 72 == 0 else (Counts(n_neutral=1) if h % 24 == 0 else None),
+    )
+    assert not _fired(calm_evs, acme)
+    evs = hourly(det, T0 + 240 * HOUR, 6, surge)
+    fired = _fired(evs, acme)
+    if volume_on:
+        assert fired and fired[0].figures["z"] >= VOL.volume_z_on
+        assert fired[0].started_at <= T0 + 244 * HOUR  # within hours of the surge's start
+    else:
+        assert not fired  # the share test alone misses it: 40 % is about its usual share
+
+
+def test_the_same_negatives_spread_over_two_weeks_do_not_alert() -> None:
+    det = SpikeDetector(VOL)
+    evs = hourly(det, T0, 14 * 24, lambda h: Counts(n_negative=1, n_neutral=1) if h % 37 == 0 else None)
+    assert not _fired(evs, ("ticker", "ACME"))
+
+
+def test_no_volume_test_before_the_stream_is_known() -> None:
+    det = SpikeDetector(VOL)
+    evs = hourly(det, T0, 1, lambda h: Counts(n_negative=9, n_neutral=1))  # first hour: no prior yet
+    assert not _fired(evs, ("ticker", "ACME"))
