@@ -31,6 +31,10 @@ def evaluate(
         None, "--json", help="Also write the summary and alert table to this JSON file."
     ),
     model: str | None = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    calendar: str = typer.Option(
+        "data/eval/crises.yml", "--calendar",
+        help="Crisis calendar (entities, aliases, dates); its entry for the stream adds per-entity delays.",
+    ),
 ) -> None:
     """Replay a real news stream through the classifier and the monitor; report alerts vs the shock."""
     import json
@@ -55,6 +59,19 @@ def evaluate(
         raise typer.Exit(1) from exc
     typer.echo(render_markdown(report))
     summary = report.summary()
+    from pathlib import Path
+
+    from monitor import calendar as crisis_calendar
+
+    try:
+        cal = crisis_calendar.Calendar.load(calendar).for_stream(stream) if Path(calendar).is_file() else None
+    except FinsentryError as exc:
+        typer.echo(f"evaluate: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if cal is not None:
+        scored = crisis_calendar.score(cal, report.alerts)
+        typer.echo("\n".join(crisis_calendar.render(scored)))
+        summary["calendar"] = scored
     if json_out:
         with open(json_out, "w", encoding="utf-8") as fh:
             json.dump({"summary": summary, "alerts": report.table()}, fh, indent=2)
