@@ -30,6 +30,7 @@ sysdeps:
 	@bash scripts/sysdeps.sh
 
 run: serve-deps
+	@echo "finsentry CLI: $(CURDIR)/$(FINSENTRY) --help   (or: source $(VENV)/bin/activate; finsentry --help)"
 	$(FINSENTRY) demo
 
 # Line coverage the suite reaches today: 87 % of in-process code (service subprocesses are not traced).

@@ -69,7 +69,11 @@ def register(app: typer.Typer) -> None:
         from store import Store
 
         try:
-            st = Store(_settings(store_url=store).store_url).status()
+            opened = Store.open_existing(_settings(store_url=store).store_url)
+            try:
+                st = opened.status()
+            finally:
+                opened.close()
         except FinsentryError as exc:
             _fail(exc)
             return

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from app.root import build, install_signal_handlers
+from dashboard.cli import absolute_store_url
 from finsentry.logs import configure, get_logger
 from finsentry.settings import Settings
 from ingest.broker import EmbeddedBroker
@@ -70,12 +71,15 @@ def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0,
         producer = threading.Thread(target=replay, name="replay", daemon=True)
         producer.start()
         metrics_url = running.metrics_server.url if running.metrics_server else "(disabled)"
+        store_url = absolute_store_url(settings.store_url)
+        cli = Path(sys.executable).with_name("finsentry")
         banner = [
             "",
             "finsentry demo is running",
             f"  dashboard : http://{settings.dashboard_host}:{dport}" + ("" if dash else " (not started)"),
             f"  metrics   : {metrics_url}",
-            f"  store     : {settings.store_url}   (finsentry status --store '{settings.store_url}')",
+            f"  store     : {store_url}",
+            f"  CLI       : {cli} status --store '{store_url}'   (or: source {Path(sys.executable).parent}/activate)",
             f"  kafka     : {running.bootstrap}  topic '{topic}', dead letters '{settings.dlq_topic}'",
             f"  replay    : {path.name}, {len(rows)} items at {speedup:g}x real time"
             f" (quiet gaps capped at {max_gap_s:g}s)",

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,6 +56,35 @@ class Store:
             except BaseException:
                 self.close()  # a store that failed to open keeps no pooled connection
                 raise
+
+    @classmethod
+    def open_existing(cls, url: str) -> Store:
+        """A store that must already exist (read-only commands): never creates a file or a schema.
+
+        Opening a relative SQLite path from another directory used to create an empty store there
+        and report 0 items; now that is a clear error naming the absolute path it looked at.
+        """
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            path = Path(str(parsed.database)).resolve()
+            if not path.is_file():
+                raise StoreError(f"no store at {path}: start `finsentry run` (or `make run`) first, "
+                                 "or pass --store / FINSENTRY_STORE_URL")
+        store = cls(url, create=False)
+        try:
+            if not store.has_schema():
+                raise StoreError(f"{store.safe_url()} holds no finsentry tables: start `finsentry run` first")
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def has_schema(self) -> bool:
+        try:
+            with self._engine.connect() as conn:
+                return sa.inspect(conn).has_table(meta.name)
+        except SQLAlchemyError as exc:
+            raise translate(exc, "open") from exc
 
     @classmethod
     def from_engine(cls, engine: Engine) -> Store:

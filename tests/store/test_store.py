@@ -139,3 +139,23 @@ def test_a_store_written_by_a_newer_finsentry_is_refused_with_a_clear_error(stor
     with store.engine.begin() as conn:  # the same or an older version still opens (additive migrations)
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
     Store(store_url).close()
+
+
+def test_read_only_commands_refuse_a_store_that_does_not_exist(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from app.cli import app
+    from finsentry.errors import StoreError
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["status", "--store", "sqlite:///var/finsentry.db"])
+    assert result.exit_code == 1
+    assert not (tmp_path / "var").exists()  # nothing created where the user happened to be
+    with pytest.raises(StoreError, match=str(tmp_path / "var" / "finsentry.db")):
+        Store.open_existing("sqlite:///var/finsentry.db")
+    empty = tmp_path / "empty.db"
+    sa.create_engine(f"sqlite:///{empty}").connect().close()  # a file, but no finsentry tables
+    with pytest.raises(StoreError, match="no finsentry tables"):
+        Store.open_existing(f"sqlite:///{empty}")
+    Store(f"sqlite:///{tmp_path / 'real.db'}").close()
+    Store.open_existing(f"sqlite:///{tmp_path / 'real.db'}").close()
