@@ -114,8 +114,12 @@ def headlines_section(p: Page, topic_opts: list[str], ticker_opts: list[str], so
     if df.empty:
         st.info("No headlines match these filters in this time range.")
         return
+    unscored = df["label"] == UNSCORED
     view = df.drop(columns=["id", "duplicate_of"]).assign(
-        copy=df["duplicate_of"].notna().map({True: "copy", False: ""})
+        copy=df["duplicate_of"].notna().map({True: "copy", False: ""}),
+        # an unscored row says why (its language) instead of showing empty cells
+        label=df["label"].where(~unscored, "unscored (" + df["lang"].fillna("?").astype(str) + ")"),
+        topic=df["topic"].where(df["topic"].notna(), "—"),
     )
     st.dataframe(
         view.style.map(label_style, subset=["label"]), key="headlines", hide_index=True, height=420,

@@ -127,7 +127,7 @@ def test_headlines_newest_first_with_confidence(seeded_app: AppTest) -> None:
     df = _headlines(seeded_app)
     assert 0 < len(df) <= 200
     assert df["published_at"].is_monotonic_decreasing
-    scored = df[df["label"] != "unscored"]
+    scored = df[~df["label"].str.startswith("unscored")]
     assert ((scored["confidence"] >= 1 / 3) & (scored["confidence"] <= 1)).all()
 
 
@@ -135,7 +135,7 @@ def test_headline_filters(seeded_app: AppTest) -> None:
     at = seeded_app
     at.multiselect(key="hl_labels").set_value(["unscored"]).run()
     df = _headlines(at)
-    assert len(df) > 0 and set(df["label"]) == {"unscored"} and set(df["lang"]) == {"pl"}
+    assert len(df) > 0 and set(df["label"]) == {"unscored (pl)"} and set(df["lang"]) == {"pl"}
     at.multiselect(key="hl_labels").set_value(["negative"]).run()
     at.selectbox(key="hl_ticker").set_value("FRC").run()
     df = _headlines(at)
@@ -262,5 +262,5 @@ def test_sources_of_unscored_items_are_filterable(seeded_app: AppTest) -> None:
     assert "Bankier.pl" in at.selectbox(key="hl_source").options  # no rollups: learnt from the items
     at.selectbox(key="hl_source").set_value("Bankier.pl").run()
     df = _headlines(at)
-    assert len(df) > 0 and set(df["label"]) == {"unscored"} and set(df["source"]) == {"Bankier.pl"}
+    assert len(df) > 0 and set(df["label"]) == {"unscored (pl)"} and set(df["source"]) == {"Bankier.pl"}
 
