@@ -1,5 +1,9 @@
 """The composition root of ``finsentry run``: settings -> broker -> classifiers -> store -> metrics
--> monitor -> Kafka source/sink -> the consumer loop. Nothing else builds these objects.
+(+ /healthz) -> monitor + notifier (its delivery thread) -> Kafka source/sink -> the consumer loop.
+Nothing else builds these objects.
+
+Stop order (``Running.close``, reverse of start, after the loop has finished, committed and left the
+group): notifier thread (last delivery round) -> metrics server -> store -> embedded broker.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from finsentry.errors import BrokerError, StoreUnavailable
 from finsentry.logs import configure, get_logger
 from finsentry.metrics import Metrics
+from finsentry.progress import LoopProgress
 from finsentry.retry import retry_until
 from finsentry.settings import Settings
 from ingest.broker import EmbeddedBroker
@@ -28,6 +33,7 @@ from ingest.kafka_io import (
 from ingest.languages import Classifier, LanguageDetector, Loader, ModelRouter
 from ingest.service import IngestService, LoopConfig, Monitor
 from store import Store
+from store.dialect import EngineOptions, make_engine
 
 log = get_logger(__name__)
 
@@ -51,14 +57,20 @@ class Running:
         self.closers.clear()
 
 
-def load_monitor(settings: Settings, store: Store, metrics: Metrics) -> Monitor:
+def load_monitor(settings: Settings, store: Store, metrics: Metrics,
+                 closers: list[Callable[[], None]] | None = None) -> Monitor:
     """The monitor's service (tickers, rollups, spikes, alerts); part of the same distribution, so a
-    failing import is a bug to surface, not a mode to run in."""
+    failing import is a bug to surface, not a mode to run in. Starts the notifier's delivery thread
+    (alerts are never sent on the consume loop's thread) and registers its stop in ``closers``."""
     from monitor.alerting import Notifier, NotifierConfig
     from monitor.service import MonitorConfig, MonitorService
 
     notifier = Notifier(NotifierConfig.from_settings(settings), store, metrics)
-    return MonitorService(MonitorConfig.from_settings(settings), store, metrics, notifier)
+    monitor = MonitorService(MonitorConfig.from_settings(settings), store, metrics, notifier)
+    notifier.start()
+    if closers is not None:
+        closers.append(notifier.close)  # idempotent: the loop's shutdown (monitor.close) may stop it first
+    return monitor
 
 
 def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loader | None = None,
@@ -83,19 +95,25 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loade
             classifier_loader = partial(_load_model, load_classifier, settings)
         router = ModelRouter(settings.language_models, classifier_loader, settings.model_path)
 
-        store = retry_until("store", partial(Store, settings.store_url), stop, (StoreUnavailable,))
+        engine = make_engine(settings.store_url, EngineOptions(
+            statement_timeout_s=settings.store_statement_timeout_s,
+            idle_in_transaction_timeout_s=settings.store_idle_in_transaction_timeout_s))
+        closers.append(engine.dispose)
+        store = retry_until("store", partial(Store, settings.store_url, engine=engine), stop, (StoreUnavailable,))
         closers.append(store.close)
 
         metrics = Metrics()
+        progress = LoopProgress()  # the loop writes it, /healthz reads it
         server = None
         if settings.metrics_port:
-            from monitor.exposition import MetricsServer
+            from monitor.exposition import HealthCheck, MetricsServer
 
-            server = MetricsServer.start(metrics.registry, settings.metrics_host, settings.metrics_port)
+            server = MetricsServer.start(metrics.registry, settings.metrics_host, settings.metrics_port,
+                                         health=HealthCheck(progress, settings.health_stall_s))
             closers.append(server.close)
-            log.info("metrics.serving", url=server.url)
+            log.info("metrics.serving", url=server.url, health=server.health_url)
 
-        monitor = load_monitor(settings, store, metrics) if with_monitor else None
+        monitor = load_monitor(settings, store, metrics, closers) if with_monitor else None
         cfg = LoopConfig(
             dlq_topic=settings.dlq_topic, output_topic=settings.output_topic,
             batch_max_records=settings.batch_max_records, batch_max_wait_ms=settings.batch_max_wait_ms,
@@ -110,7 +128,7 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loade
         service = IngestService(
             cfg, source_factory=partial(Source, ccfg), sink_factory=partial(Sink, bootstrap),
             store=store, router=router, metrics=metrics, monitor=monitor,
-            detector=LanguageDetector(preferred=router.languages),
+            detector=LanguageDetector(preferred=router.languages), progress=progress,
         )
     except BaseException:
         for fn in reversed(closers):

@@ -1,4 +1,5 @@
-"""This consumer's health snapshot in the store (what `finsentry status` and the dashboard show)."""
+"""This consumer's health snapshot in the store (what `finsentry status` and the dashboard show);
+the lag also goes to the loop's :class:`finsentry.progress.LoopProgress` (``/healthz``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 
 from finsentry.errors import StoreUnavailable
 from finsentry.metrics import Metrics
+from finsentry.progress import LoopProgress
 from ingest.kafka_io import Source
 from ingest.languages import ModelRouter
 from store import Store
@@ -14,8 +16,10 @@ from store import Store
 class HealthReporter:
     """Writes consumed/processed/dead-lettered counts, lag, rate and model of one instance."""
 
-    def __init__(self, store: Store, router: ModelRouter, metrics: Metrics, instance: str) -> None:
+    def __init__(self, store: Store, router: ModelRouter, metrics: Metrics, instance: str,
+                 progress: LoopProgress | None = None) -> None:
         self.store, self.router, self.metrics, self.instance = store, router, metrics, instance
+        self.progress = progress
         self._rate_mark = (time.monotonic(), 0)
 
     def lag(self, source: Source | None) -> int:
@@ -27,7 +31,10 @@ class HealthReporter:
             return 0
         for (topic, part), lag in lags.items():
             self.metrics.consumer_lag.labels(topic, str(part)).set(lag)
-        return sum(lags.values())
+        total = sum(lags.values())
+        if self.progress is not None:
+            self.progress.set_lag(total)
+        return total
 
     def write(self, source: Source | None, consumed: int, processed: int, dead_lettered: int) -> None:
         now = time.monotonic()

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from finsentry.errors import BrokerError, StoreUnavailable
 from finsentry.logs import get_logger
 from finsentry.metrics import Metrics
+from finsentry.progress import LoopProgress
 from finsentry.records import ScoredItem
 from finsentry.retry import Backoff, Outage
 from ingest.batch import Batch, count_durable
@@ -93,6 +94,7 @@ class IngestService:
         monitor: Monitor | None = None,
         detector: LanguageDetector | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress: LoopProgress | None = None,
     ) -> None:
         self.cfg = cfg
         self._source_factory, self._sink_factory = source_factory, sink_factory
@@ -108,7 +110,9 @@ class IngestService:
         self.counts = {"consumed": 0, "processed": 0, "dead_lettered": 0, "batches": 0}
         self._last_health = 0.0
         self._last_tick = 0.0
-        self._health = HealthReporter(store, router, metrics, cfg.instance)
+        # Liveness for /healthz (app.root hands the same object to the metrics server).
+        self.progress = progress or LoopProgress()
+        self._health = HealthReporter(store, router, metrics, cfg.instance, self.progress)
         self._lost_polls = 0
         self._joined = False
         self._inflight: Batch | None = None  # polled and being classified, not yet written
@@ -126,6 +130,7 @@ class IngestService:
                 return True
             except BrokerError as exc:
                 delay = self._broker_backoff.fail()
+                self.progress.error("kafka.unreachable", str(exc))
                 if delay == self.cfg.backoff_initial_s:
                     log.warning("kafka.unreachable", error=str(exc), retry="with backoff")
                 stop.wait(delay)
@@ -166,12 +171,14 @@ class IngestService:
         announced = False
         try:
             while not stop.is_set():
+                self._beat()  # the previous iteration completed (or this is the first)
                 try:
                     records = self._poll()
                     if self._broker_backoff.ok():
                         log.info("kafka.reachable")
                 except BrokerError as exc:
                     delay = self._broker_backoff.fail()
+                    self.progress.error("kafka.unreachable", str(exc))
                     if delay == self.cfg.backoff_initial_s:
                         log.warning("kafka.unreachable", error=str(exc), retry="with backoff")
                     stop.wait(delay)
@@ -195,6 +202,14 @@ class IngestService:
                 self._periodic()
         finally:
             self._shutdown()
+
+    def _beat(self) -> None:
+        assert self.source is not None
+        try:
+            assigned = len(self.source.assignment())
+        except Exception:  # noqa: BLE001 - liveness is best effort: it must not fail the loop
+            assigned = 0
+        self.progress.beat(assigned)
 
     def _poll(self) -> list[Record]:
         """Next batch. With a batch in flight, poll in short slices until records arrive or its
@@ -295,6 +310,7 @@ class IngestService:
             )
         except StoreUnavailable as exc:
             m.store_errors.inc()
+            self.progress.error("store.unavailable", str(exc))
             delay = self._store_backoff.fail()
             if delay == self.cfg.backoff_initial_s:
                 log.error("store.unavailable", error=str(exc), action="pausing; offsets not committed")
@@ -312,6 +328,7 @@ class IngestService:
         try:
             self._publish(rejected, items, refused)
         except BrokerError as exc:
+            self.progress.error("kafka.publish_failed", str(exc))
             delay = self._publish_backoff.fail()
             if delay == self.cfg.backoff_initial_s:
                 log.warning("kafka.publish_failed", error=str(exc), action="re-reading batch; new producer")
@@ -374,6 +391,7 @@ class IngestService:
             try:
                 self.monitor.tick(self.clock())
             except StoreUnavailable as exc:
+                self.progress.error("monitor.tick_failed", str(exc))
                 log.warning("monitor.tick_failed", error=str(exc))
         if now - self._last_health >= self.cfg.health_every_s:
             self._last_health = now

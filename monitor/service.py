@@ -4,7 +4,7 @@
     monitor.enrich(items)                                   # tickers + story fingerprint
     new = store.write_batch(items, monitor.in_transaction)  # link copies, add buckets (same txn)
     monitor.after_write(new)                                # watermark, spike tests, gauges, alerts
-    monitor.tick(now)                                       # deliver due notifications
+    monitor.tick(now)                                       # record alert changes a store outage held back
 
 Buckets are added inside the store transaction that inserted the items, so a redelivered
 item (not newly inserted) never adds twice. The detector reads the closed buckets back from
@@ -313,10 +313,11 @@ class MonitorService:
 
     # --- housekeeping -------------------------------------------------------------------------
     def tick(self, now: datetime) -> None:
-        """Deliver due alert notifications (called periodically by the ingest loop)."""
+        """Record alert state changes still pending after a store outage (called periodically by the
+        ingest loop). Delivery is not done here: the notifier's own thread sends (``app.root`` starts
+        it), so a slow receiver can never hold the loop."""
+        del now  # part of the loop's Monitor protocol; recording uses the notifier's clock
         self._flush()
-        if self.notifier is not None:
-            self.notifier.deliver_due(now)
 
     def close(self) -> None:
         if self.notifier is not None:

@@ -1,4 +1,9 @@
-"""Engines and the two dialects: SQLite (WAL, busy timeout) and PostgreSQL (psycopg, pre-ping).
+"""Engines and the two dialects: SQLite (WAL, ``synchronous=FULL``, busy timeout) and PostgreSQL
+(psycopg, pre-ping, server-side statement and idle-in-transaction timeouts).
+
+SQLite runs ``synchronous=FULL``: the loop commits Kafka offsets right after a store write, so
+the write must be on disk when it returns; with NORMAL a power loss can drop the last committed
+transactions of the WAL while their offsets are already committed (lost, never re-read).
 
 Also the adapter edge for errors: :func:`translate` turns SQLAlchemy errors into
 ``finsentry.errors`` (unreachable -> :class:`StoreUnavailable`, anything else -> :class:`StoreError`).
@@ -6,6 +11,7 @@ Also the adapter edge for errors: :func:`translate` turns SQLAlchemy errors into
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,12 +32,35 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers (dashboard) never block the writer
     cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA synchronous=FULL")  # durable at commit (see the module docstring)
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the right settings per dialect (SQLite WAL + busy timeout; PG pre-ping)."""
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """PostgreSQL server-side limits (seconds, 0 = none); from ``FINSENTRY_STORE_*`` in app.root."""
+
+    statement_timeout_s: float = 30.0
+    idle_in_transaction_timeout_s: float = 60.0
+
+
+def pg_options(opts: EngineOptions) -> str:
+    """libpq ``options`` setting both timeouts for every session of the pool (milliseconds)."""
+    return (f"-c statement_timeout={round(opts.statement_timeout_s * 1000)} "
+            f"-c idle_in_transaction_session_timeout={round(opts.idle_in_transaction_timeout_s * 1000)}")
+
+
+def _merged_options(parsed: sa.engine.URL, opts: EngineOptions) -> str:
+    """Ours first, then any ``?options=`` of the URL (the later ``-c`` wins: the URL can override)."""
+    given = parsed.query.get("options")
+    extra = " ".join(given) if isinstance(given, tuple) else (given or "")
+    return f"{pg_options(opts)} {extra}".strip()
+
+
+def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
+    """An engine with the right settings per dialect (SQLite WAL + FULL sync + busy timeout;
+    PostgreSQL pre-ping + statement/idle-in-transaction timeouts, defaults when ``options`` is None)."""
+    opts = options or EngineOptions()
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -45,7 +74,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                                connect_args={"connect_timeout": 5})
+                                connect_args={"connect_timeout": 5, "options": _merged_options(parsed, opts)})
     return sa.create_engine(url, pool_pre_ping=True)
 
 

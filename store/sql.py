@@ -140,7 +140,10 @@ class Store:
             except SchemaVersionError:
                 raise
             except StoreError as exc:
-                if isinstance(exc, StoreUnavailable) and "already exists" not in str(exc) or attempt == attempts - 1:
+                # Concurrent first starts race on CREATE TABLE: "already exists" (PostgreSQL, SQLite) or
+                # "database is locked" past the busy timeout (SQLite on a loaded machine) are retried.
+                racing = "already exists" in str(exc) or "database is locked" in str(exc)
+                if isinstance(exc, StoreUnavailable) and not racing or attempt == attempts - 1:
                     raise
                 log.info("store.migration_retry", attempt=attempt + 1, error=str(exc)[:200])
                 time.sleep(0.2 * (attempt + 1))

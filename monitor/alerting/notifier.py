@@ -3,7 +3,8 @@
     n = Notifier(NotifierConfig.from_settings(settings), store, metrics)
     with store.transaction() as txn:      # the monitor's store transaction
         n.record(txn, events)
-    n.deliver_due(datetime.now(UTC))      # or n.start() for a background delivery thread
+    n.start()                             # the delivery thread (app.root starts it); n.close() stops it
+    n.deliver_due(datetime.now(UTC))      # or one round on the caller's thread (tests, CLI)
 
 Exactly one notification per key and episode, however many instances run: the episode is
 inserted only if its id is new (and resolved only if still firing), and only the instance
@@ -11,6 +12,10 @@ whose call changed it enqueues notifications, in the same transaction. Delivery 
 through the persisted outbox (``store.alerts``: leases, ordering per alert and target).
 Active alerts are re-sent to Alertmanager every ``alert_resend_s`` with a fresh ``endsAt``,
 since Alertmanager resolves an alert on its own once ``endsAt`` has passed.
+
+Delivery runs on the notifier's own thread, never on the consume loop's: each POST has a total
+deadline (``transport``), targets are sent to in parallel (at most ``max_parallel`` at once, each
+target's rows in order), and a round starts no new POST after ``round_budget_s``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -61,13 +67,14 @@ class NotifierConfig:
     webhook_secret: str | None = None
     external_url: str = "http://127.0.0.1:8501"
     resend_s: int = 60
+    timeout_s: float = 5.0  # total deadline of one POST (the default HttpSender's)
 
     @classmethod
     def from_settings(cls, s: Settings) -> NotifierConfig:
         secret = s.alert_webhook_secret
         return cls(webhook_urls=tuple(s.alert_webhook_urls), alertmanager_url=s.alertmanager_url,
                    webhook_secret=secret.get_secret_value() if secret is not None else None,
-                   external_url=s.external_url, resend_s=s.alert_resend_s)
+                   external_url=s.external_url, resend_s=s.alert_resend_s, timeout_s=s.alert_timeout_s)
 
 
 class Notifier:
@@ -91,11 +98,12 @@ class Notifier:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         round_budget_s: float = 2.0,
+        max_parallel: int = 4,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._clock = clock or _utcnow
-        self._sender = sender or HttpSender()
+        self._sender = sender or HttpSender(total_timeout_s=config.timeout_s)
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._round_budget_s = round_budget_s
@@ -109,6 +117,8 @@ class Notifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max(1, max_parallel), thread_name_prefix="finsentry-alert-post")
+        self._closed = False
 
     @property
     def targets(self) -> list[tuple[str, str]]:
@@ -186,22 +196,56 @@ class Notifier:
             self._sender.post_alertmanager(row.target, body)
 
     def _deliver_outbox(self, now: datetime) -> int:
-        """One round. A target that fails is not tried again in this round (its other rows wait
-        for the same retry time, uncounted), and the round stops after ``round_budget_s``, so a
-        dead or slow receiver costs a caller at most about one timeout per call."""
-        delivered = 0
-        down: dict[str, datetime] = {}  # target -> retry time, for targets that failed this round
+        """One round: the claimed rows grouped by target, the targets POSTed to in parallel (each
+        target's rows in order). A target that fails is not tried again in this round (its other
+        rows wait for the same retry time, uncounted), and no POST starts after ``round_budget_s``,
+        so a dead or slow target costs the round at most about one total deadline and never delays
+        the other targets. Outcomes are written to the store on this thread."""
+        rows = self._store.claim_due(now)
+        if not rows:
+            return 0
+        by_target: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            by_target.setdefault(row.target, []).append(row)
         deadline = time.monotonic() + self._round_budget_s
-        for row in self._store.claim_due(now):
-            if row.target in down or time.monotonic() > deadline:
-                self._store.release(row.id, down.get(row.target, now))
-                continue
+        groups = list(by_target.values())
+        if len(groups) == 1 or self._closed:  # one target (or closing): no hand-over needed
+            results = [self._send_in_order(g, now, deadline) for g in groups]
+        else:
+            futures = [self._pool.submit(self._send_in_order, g, now, deadline) for g in groups]
+            # Bounded: every POST has a total deadline and none starts after the round's.
+            results = [f.result() for f in futures]
+        return sum(self._settle(outcomes, now) for outcomes in results)
+
+    def _send_in_order(self, rows: list[OutboxRow], now: datetime,
+                       deadline: float) -> list[tuple[OutboxRow, str | None | bool]]:
+        """POST one target's rows in order (worker thread): (row, None) sent, (row, error) failed,
+        (row, False) not tried (after a failure or past the round's deadline). No store access."""
+        out: list[tuple[OutboxRow, str | None | bool]] = []
+        for i, row in enumerate(rows):
+            if time.monotonic() > deadline:
+                out += [(r, False) for r in rows[i:]]
+                break
             try:
                 self._send(row, now)
-            except DeliveryError as exc:
+            except Exception as exc:  # noqa: BLE001 - a bug in one payload must not strand the round
+                msg = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__} (unexpected)"
+                out.append((row, msg))
+                out += [(r, False) for r in rows[i + 1:]]
+                break
+            out.append((row, None))
+        return out
+
+    def _settle(self, outcomes: list[tuple[OutboxRow, str | None | bool]], now: datetime) -> int:
+        delivered = 0
+        retry_at: datetime | None = None
+        for row, outcome in outcomes:
+            if outcome is False:
+                self._store.release(row.id, retry_at or now)
+                continue
+            if isinstance(outcome, str):
                 retry_at = now + self._backoff.delay(row.attempts, self._rng)
-                down[row.target] = retry_at
-                self._store.mark_failed(row.id, retry_at, str(exc))
+                self._store.mark_failed(row.id, retry_at, outcome)
                 self._metrics.alert_delivery_failures.labels(row.channel).inc()
                 log.warning(
                     "alert.delivery_failed",
@@ -210,7 +254,7 @@ class Notifier:
                     target=redact_url(row.target),
                     attempt=row.attempts,
                     retry_at=retry_at.isoformat(),
-                    error=str(exc),
+                    error=outcome,
                 )
                 continue
             self._store.mark_delivered(row.id, self._clock())
@@ -257,8 +301,9 @@ class Notifier:
 
     # --- background delivery ------------------------------------------------------------
     def start(self, interval_s: float = 1.0) -> None:
-        """Deliver in a daemon thread every ``interval_s`` until :meth:`close`."""
-        if self._thread is not None:
+        """Deliver on a daemon thread every ``interval_s`` until :meth:`close` (the composition root
+        calls this, so the consume loop never waits on a receiver)."""
+        if self._thread is not None or self._closed:
             return
 
         def loop() -> None:
@@ -271,14 +316,26 @@ class Notifier:
         self._thread = threading.Thread(target=loop, name="finsentry-alert-delivery", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop the delivery thread (after one last attempt) and release the HTTP session."""
+    @property
+    def running(self) -> bool:
+        """Whether the delivery thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def close(self, join_timeout_s: float = 15.0) -> None:
+        """Stop the delivery thread (it finishes its round: bounded by the round budget and the
+        POST deadline), make one last delivery round, release the workers. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=15)
+            self._thread.join(timeout=join_timeout_s)
+            if self._thread.is_alive():
+                log.warning("alert.delivery_thread_still_running", waited_s=join_timeout_s)
             self._thread = None
             try:
                 self.deliver_due()
             except Exception as exc:  # noqa: BLE001
                 log.warning("alert.final_delivery_failed", error=repr(exc))
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._sender.close()

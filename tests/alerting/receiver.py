@@ -17,6 +17,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -25,9 +26,10 @@ class Received:
 class Receiver:
     """Collects POSTs; can be started and stopped on the same port (receiver down/up)."""
 
-    def __init__(self, port: int | None = None, status: int = 200) -> None:
+    def __init__(self, port: int | None = None, status: int = 200, headers: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.status = status
+        self.headers = headers or {}
         self.received: list[Received] = []
         self._server: ThreadingHTTPServer | None = None
         self._cond = threading.Condition()
@@ -43,10 +45,15 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with owner._cond:
-                    owner.received.append(Received(self.path, dict(self.headers), body))
+                    owner.received.append(Received(self.path, dict(self.headers), body, self.command))
                     owner._cond.notify_all()
                 self.send_response(owner.status)
+                for name, value in owner.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST  # noqa: N815 - a followed redirect would arrive as a GET: record it too
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -77,7 +77,7 @@ def test_receiver_down_then_up_delivers_exactly_once(engine: Engine) -> None:
         clock.advance(10)
     with engine.connect() as conn:
         attempts, err = conn.execute(select(alert_outbox.c.attempts, alert_outbox.c.last_error)).one()
-    assert attempts == 4 and "ConnectionError" in err
+    assert attempts == 4 and "ConnectionRefusedError" in err
     assert n._metrics.registry.get_sample_value("finsentry_alert_delivery_failures_total", {"channel": "webhook"}) == 4
     # A second instance (a restart) takes over the durable outbox once the receiver is back.
     rx.start()

@@ -214,3 +214,13 @@ def test_kraft_cluster_id_is_a_kafka_uuid(services: dict[str, Any]) -> None:
 
     cid = env(services["kafka"])["CLUSTER_ID"]
     assert len(cid) == 22 and len(base64.urlsafe_b64decode(cid + "==")) == 16
+
+
+def test_consumers_are_health_checked_on_healthz(services: dict[str, Any]) -> None:
+    """The consumers' compose healthcheck probes /healthz on their metrics port (not just /metrics,
+    which answers while the loop is stuck)."""
+    for name in ("consumer", "consumer-gpu"):
+        port = env(services[name])["FINSENTRY_METRICS_PORT"]
+        test = " ".join(services[name]["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/healthz" in test, test
+        assert services[name]["healthcheck"]["start_period"]

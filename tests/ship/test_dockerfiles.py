@@ -57,7 +57,7 @@ def test_image_shape(name: str) -> None:
     assert base_args and all(re.search(r":\d+(\.\d+)+", v) for v in base_args), f"unpinned base in {name}"
     users = [v for k, v in ins if k == "USER"]
     assert users and users[-1].split(":")[0] not in {"0", "root"}, "runs as root"
-    assert any(k == "HEALTHCHECK" and "/metrics" in v for k, v in ins)
+    assert any(k == "HEALTHCHECK" and "/healthz" in v for k, v in ins)
     assert ("ENTRYPOINT", '["finsentry"]') in ins
 
 
@@ -115,20 +115,31 @@ def _healthcheck_argv(name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
-def test_healthcheck_command_probes_the_metrics_endpoint(name: str, free_port: int) -> None:
-    """Run the image's HEALTHCHECK command here: healthy against a live /metrics, unhealthy without."""
-    from prometheus_client import CollectorRegistry, start_http_server
+def test_healthcheck_command_probes_the_health_endpoint(name: str, free_port: int) -> None:
+    """Run the image's HEALTHCHECK command here against the real /healthz: healthy while the loop
+    moves, unhealthy before it starts, when it stalls, and when nothing listens."""
+    from prometheus_client import CollectorRegistry
+
+    from finsentry.progress import LoopProgress
+    from monitor.exposition import HealthCheck, MetricsServer
 
     argv = _healthcheck_argv(name)
     assert argv[0] == "python"
     cmd = [sys.executable, *argv[1:]]
     env = {**os.environ, "FINSENTRY_METRICS_PORT": str(free_port)}
-    down = subprocess.run(cmd, env=env, capture_output=True, timeout=30)
-    assert down.returncode != 0
-    server, thread = start_http_server(free_port, addr="127.0.0.1", registry=CollectorRegistry())
+
+    def probe() -> int:
+        return subprocess.run(cmd, env=env, capture_output=True, timeout=30).returncode
+
+    assert probe() != 0  # nothing listens
+    now = [0.0]
+    progress = LoopProgress(clock=lambda: now[0])
+    server = MetricsServer.start(CollectorRegistry(), "127.0.0.1", free_port, health=HealthCheck(progress, 120))
     try:
-        up = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
-        assert up.returncode == 0, up.stderr
+        assert probe() != 0  # the loop has not started
+        progress.beat(assigned=3)
+        assert probe() == 0
+        now[0] += 121  # holds partitions, no iteration for longer than the threshold
+        assert probe() != 0
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()

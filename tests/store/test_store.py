@@ -138,6 +138,7 @@ def test_a_store_written_by_a_newer_finsentry_is_refused_with_a_clear_error(stor
         Store(store_url)
     with store.engine.begin() as conn:  # the same or an older version still opens (additive migrations)
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    store.close()  # the block above checked a connection out of the disposed pool again
     Store(store_url).close()
 
 
@@ -154,7 +155,9 @@ def test_read_only_commands_refuse_a_store_that_does_not_exist(tmp_path, monkeyp
     with pytest.raises(StoreError, match=str(tmp_path / "var" / "finsentry.db")):
         Store.open_existing("sqlite:///var/finsentry.db")
     empty = tmp_path / "empty.db"
-    sa.create_engine(f"sqlite:///{empty}").connect().close()  # a file, but no finsentry tables
+    bare = sa.create_engine(f"sqlite:///{empty}")
+    bare.connect().close()  # a file, but no finsentry tables
+    bare.dispose()
     with pytest.raises(StoreError, match="no finsentry tables"):
         Store.open_existing(f"sqlite:///{empty}")
     Store(f"sqlite:///{tmp_path / 'real.db'}").close()
