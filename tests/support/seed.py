@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import JSON, DateTime, Engine, Table, create_engine, event, insert
 
 from finsentry.logs import get_logger
+from model.labels import TOPIC_LABELS
 from store import schema
 from store.schema import (
     alert_outbox,
@@ -43,28 +44,7 @@ SEED_VERSION = 3
 DEFAULT_END = datetime(2023, 3, 13, 16, 0, tzinfo=UTC)
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
-TOPICS = [
-    "Analyst Update",
-    "Fed | Central Banks",
-    "Company | Product News",
-    "Treasuries | Corporate Debt",
-    "Dividend",
-    "Earnings",
-    "Energy | Oil",
-    "Financials",
-    "Currencies",
-    "General News | Opinion",
-    "Gold | Metals | Materials",
-    "IPO",
-    "Legal | Regulation",
-    "M&A | Investments",
-    "Macro",
-    "Markets",
-    "Politics",
-    "Personnel Change",
-    "Stock Commentary",
-    "Stock Movement",
-]
+TOPICS = list(TOPIC_LABELS)  # the classifier's own topic names: the seed cannot drift from them
 COMPANIES = {
     "AAPL": "Apple",
     "MSFT": "Microsoft",
