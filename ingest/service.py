@@ -12,7 +12,7 @@ the tokenizer release the GIL; on a GPU the device works while the CPU writes). 
 happen strictly in batch order, and a failure of batch N rewinds N and N+1 together, so the
 at-least-once contract above is unchanged. At most two batches are held in memory.
 
-About 380 lines, one class: the lifecycle, rebalance callbacks, overlap and shutdown share the loop's
+About 400 lines, one class: the lifecycle, rebalance callbacks, overlap and shutdown share the loop's
 state (batch in flight, uncommitted offsets); the stages around it live in ``ingest.batch``,
 ``ingest.isolation`` and ``ingest.health``.
 """

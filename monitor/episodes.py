@@ -15,7 +15,8 @@ from finsentry.timeutil import as_utc
 from monitor.buckets import KeyId
 
 if TYPE_CHECKING:
-    from monitor.detector import DetectorConfig, Evaluation
+    from monitor.detector import Evaluation
+    from monitor.detector_config import DetectorConfig
 
 Severity = Literal["warning", "critical"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from monitor.buckets import EMPTY, Counts, merge
 
 if TYPE_CHECKING:
-    from monitor.detector import DetectorConfig
+    from monitor.detector_config import DetectorConfig
     from monitor.stats import Baseline
 
 

@@ -26,7 +26,8 @@ from finsentry.logs import get_logger
 from finsentry.records import ALL, EMPTY, AlertEvent, Evidence, KeyId, ScoredItem
 from finsentry.timeutil import as_utc
 from monitor.buckets import Watermark, bucket_start, contributions, item_counts, keys_of
-from monitor.detector import DetectorConfig, Evaluation, SpikeDetector
+from monitor.detector import Evaluation, SpikeDetector
+from monitor.detector_config import DetectorConfig
 
 if TYPE_CHECKING:
     from finsentry.metrics import Metrics
