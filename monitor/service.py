@@ -98,8 +98,7 @@ class MonitorService:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.notifier = notifier
         self.on_event = on_event
-        self.config = config.detector
-        self.detector = SpikeDetector(self.config)
+        self.detector = SpikeDetector(config.detector)
         self.watermark = Watermark(config.allowed_lateness_s)
         self._unsent: list[Evaluation] = []  # alert state changes not yet recorded (store down)
         self._pending: dict[KeyId, datetime] = {}  # key -> newest bucket with untested data
@@ -212,7 +211,7 @@ class MonitorService:
         keys = set(self._pending) | set(self.detector.active_keys()) | {ALL}
         fresh_keys = sorted(k for k in keys if not self.detector.knows(k))
         known = sorted(k for k in keys if self.detector.knows(k))
-        horizon = timedelta(seconds=self.config.horizon_s)
+        horizon = timedelta(seconds=self.cfg.detector.horizon_s)
         if prev is None:
             refresh_from = closed_end - horizon
         else:

@@ -70,21 +70,20 @@ class Store:
             if not path.is_file():
                 raise StoreError(f"no store at {path}: start `finsentry run` (or `make run`) first, "
                                  "or pass --store / FINSENTRY_STORE_URL")
+        from store import reads  # pandas: only read-only commands pay for it, never the service
+
         store = cls(url, create=False)
         try:
-            if not store.has_schema():
+            try:
+                found = reads.has_schema(store.engine)  # the check the dashboard makes, too
+            except SQLAlchemyError as exc:
+                raise translate(exc, "open") from exc
+            if not found:
                 raise StoreError(f"{store.safe_url()} holds no finsentry tables: start `finsentry run` first")
         except BaseException:
             store.close()
             raise
         return store
-
-    def has_schema(self) -> bool:
-        try:
-            with self._engine.connect() as conn:
-                return sa.inspect(conn).has_table(meta.name)
-        except SQLAlchemyError as exc:
-            raise translate(exc, "open") from exc
 
     @classmethod
     def from_engine(cls, engine: Engine) -> Store:
