@@ -67,11 +67,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Counts of stored items, labels, dead letters, alerts and the last item time."""
         from store import Store
+        from store.reads.warmup import WarmupNeeds, warmup_state
 
         try:
-            opened = Store.open_existing(_settings(store_url=store).store_url)
+            settings = _settings(store_url=store)
+            opened = Store.open_existing(settings.store_url)
             try:
                 st = opened.status()
+                needs = WarmupNeeds(
+                    block_s=settings.detector_block_s, block_min_items=settings.detector_block_min_items,
+                    min_blocks=settings.detector_min_blocks, baseline_s=settings.detector_baseline_s,
+                    dense_warmup_s=settings.detector_volume_dense_warmup_s,
+                )
+                st["monitor_warmup"] = warmup_state(opened.engine, needs).as_dict()
             finally:
                 opened.close()
         except FinsentryError as exc:
@@ -87,6 +95,14 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"alerts         {st['alerts']} ({st['alerts_firing']} firing)")
             typer.echo(f"last item      {st['last_published_at'] or '-'} (ingested {st['last_ingested_at'] or '-'})")
             typer.echo(f"consumers      {st['consumers']}")
+            w = st["monitor_warmup"]
+            typer.echo(
+                f"monitor        {w['phase']}: {w['history_h']} h of stream, {w['blocks']}/{w['blocks_needed']} "
+                f"busy blocks (share baseline: {w['share_baseline']}), volume test "
+                f"{'on' if w['volume_ready'] else 'waiting'}, topic/stream volume test "
+                f"{'on' if w['dense_volume_ready'] else 'waiting'}, full baseline "
+                f"{'yes' if w['baseline_complete'] else 'not yet'}"
+            )
             return
         typer.echo(json.dumps(st, sort_keys=True))
 
@@ -170,12 +186,19 @@ def register(app: typer.Typer) -> None:
         metrics_port: int = typer.Option(None, "--metrics-port", help="Port of /metrics."),
         dashboard_port: int = typer.Option(None, "--dashboard-port", help="Port of the dashboard."),
         no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not start the dashboard."),
+        webhook: list[str] = typer.Option(  # noqa: B008 - typer declares options this way
+            [], "--webhook", help="Also POST signed alerts to this URL (repeatable; adds to the configured ones)."),
+        webhook_secret: str = typer.Option(
+            None, "--webhook-secret", help="Signing secret for --webhook (default: FINSENTRY_ALERT_WEBHOOK_SECRET)."),
     ) -> None:
         """The main job: embedded broker + service + metrics + dashboard + replay of a real news stream."""
         from app.demo import run_demo
 
         try:
             s = _settings(store_url=store, metrics_port=metrics_port, log_format="console")
+            if webhook or webhook_secret:
+                s = _settings(**{**s.model_dump(), "alert_webhook_urls": [*s.alert_webhook_urls, *webhook],
+                                 "alert_webhook_secret": webhook_secret or s.alert_webhook_secret})
             raise typer.Exit(run_demo(s, stream, speedup, max_gap, not no_dashboard, dashboard_port))
         except FinsentryError as exc:
             _fail(exc)

@@ -1,5 +1,9 @@
 """``finsentry demo`` (what ``make run`` calls): embedded broker + consumer service + /metrics +
 dashboard + replay of a bundled real news stream, in one command. Ctrl-C stops everything.
+
+The replay shows its progress in the terminal (a tqdm bar on stderr: items sent and the event-time
+date reached); alerts go to whatever targets the settings name (``FINSENTRY_ALERT_WEBHOOK_URLS``,
+``FINSENTRY_ALERTMANAGER_URL``), listed in the banner.
 """
 
 from __future__ import annotations
@@ -9,15 +13,21 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
 
 from app.root import build, install_signal_handlers
 from dashboard.cli import absolute_store_url
 from finsentry.logs import configure, get_logger
+from finsentry.redact import redact_url
 from finsentry.settings import Settings
 from ingest.broker import EmbeddedBroker
 from ingest.kafka_io import Sink
-from ingest.produce import BUNDLED, produce, read_rows
+from ingest.produce import BUNDLED, produce, read_rows, schedule
 
 log = get_logger(__name__)
 
@@ -26,6 +36,67 @@ STREAMS = {"svb": "svb_2023.jsonl.gz", "covid": "covid_2020.jsonl.gz"}
 
 def stream_path(name: str) -> Path:
     return BUNDLED / STREAMS[name] if name in STREAMS else Path(name)
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    """When the replay reaches which event time (pure, from ``ingest.produce.schedule``)."""
+
+    first: str  # event time of the first and last rows (ISO text as in the file)
+    last: str
+    duration_s: float  # wall seconds from the first row sent to the last
+    offsets: list[float]  # wall offset of each row
+
+    @classmethod
+    def of(cls, rows: Sequence[dict[str, Any]], speedup: float, max_gap_s: float) -> ReplayPlan:
+        when = schedule(list(rows), speedup=speedup, max_gap_s=max_gap_s)
+        times = [str(r.get("published_at") or "") for r in rows]
+        dated = [t for t in times if t]
+        return cls(first=min(dated, default="?"), last=max(dated, default="?"),
+                   duration_s=when[-1] if when else 0.0, offsets=when)
+
+    def reached_at(self, rows: Sequence[dict[str, Any]], event_time: str) -> float | None:
+        """Wall offset (s) at which the replay first sends a row at or after ``event_time`` (ISO prefix)."""
+        for row, at in zip(rows, self.offsets, strict=True):
+            if str(row.get("published_at") or "") >= event_time:
+                return at
+        return None
+
+
+class ReplayProgress:
+    """A progress bar of the replay: items sent and the event-time date the stream has reached."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]], enabled: bool = True, file: TextIO | None = None) -> None:
+        self._times = [str(r.get("published_at") or "")[:16].replace("T", " ") for r in rows]
+        self.sent = 0
+        self.bar = tqdm(total=len(rows), unit="item", desc="replay", file=file or sys.stderr, disable=not enabled,
+                        mininterval=1.0, dynamic_ncols=True,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} items [{elapsed}<{remaining}]")
+
+    def wrap(self, send: Callable[[bytes, bytes | None], None]) -> Callable[[bytes, bytes | None], None]:
+        """``send`` that also advances the bar (rows are sent in file order)."""
+
+        def sent(value: bytes, key: bytes | None) -> None:
+            send(value, key)
+            self.sent += 1
+            if self.sent <= len(self._times):
+                self.bar.set_description_str(f"replay · event time {self._times[self.sent - 1]} UTC", refresh=False)
+            self.bar.update(1)
+
+        return sent
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def alert_targets(settings: Settings) -> str:
+    """Where alerts go, for the banner (credentials masked)."""
+    hooks = [redact_url(u) for u in settings.alert_webhook_urls]
+    signed = settings.alert_webhook_secret is not None or settings.alert_webhook_secrets is not None
+    parts = [f"webhook {h}" + ("" if signed else " (unsigned)") for h in hooks]
+    if settings.alertmanager_url:
+        parts.append(f"Alertmanager {redact_url(settings.alertmanager_url)}")
+    return ", ".join(parts) if parts else "none (set FINSENTRY_ALERT_WEBHOOK_URLS to attach a receiver)"
 
 
 def _dashboard(settings: Settings, port: int) -> subprocess.Popen[bytes] | None:
@@ -38,7 +109,7 @@ def _dashboard(settings: Settings, port: int) -> subprocess.Popen[bytes] | None:
 
 
 def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0, max_gap_s: float = 2.0,
-             dashboard: bool = True, dashboard_port: int | None = None) -> int:
+             dashboard: bool = True, dashboard_port: int | None = None, progress: bool = True) -> int:
     configure(settings.log_level, settings.log_format)
     stop = threading.Event()
     install_signal_handlers(stop)
@@ -60,16 +131,21 @@ def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0,
         sink = Sink(running.bootstrap, client_id="finsentry-demo-producer")
         topic = settings.topic[0]
 
+        plan = ReplayPlan.of(rows, speedup, max_gap_s)
+        bar = ReplayProgress(rows, enabled=progress)
+
         def replay() -> None:
-            n = produce(lambda v, k: sink.send(topic, v, key=k), rows, speedup=speedup, max_gap_s=max_gap_s,
-                        stop=stop, progress=False, flush=sink.flush)
+            try:
+                n = produce(bar.wrap(lambda v, k: sink.send(topic, v, key=k)), rows, speedup=speedup,
+                            max_gap_s=max_gap_s, stop=stop, progress=False, flush=sink.flush)
+            finally:
+                bar.close()
             if stop.is_set():
                 log.info("demo.replay_stopped", sent=n, of=len(rows))
             else:
                 log.info("demo.replay_done", sent=n, note="service keeps running; Ctrl-C to stop")
 
         producer = threading.Thread(target=replay, name="replay", daemon=True)
-        producer.start()
         metrics_url = running.metrics_server.url if running.metrics_server else "(disabled)"
         store_url = absolute_store_url(settings.store_url)
         cli = Path(sys.executable).with_name("finsentry")
@@ -82,11 +158,14 @@ def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0,
             f"  CLI       : {cli} status --store '{store_url}'   (or: source {Path(sys.executable).parent}/activate)",
             f"  kafka     : {running.bootstrap}  topic '{topic}', dead letters '{settings.dlq_topic}'",
             f"  replay    : {path.name}, {len(rows)} items at {speedup:g}x real time"
-            f" (quiet gaps capped at {max_gap_s:g}s)",
+            f" (quiet gaps capped at {max_gap_s:g}s): event time {plan.first[:10]} → {plan.last[:10]}"
+            f" in ≈ {plan.duration_s / 60:.1f} min",
+            f"  alerts    : {alert_targets(settings)}",
             "  Ctrl-C stops everything.",
             "",
         ]
         print("\n".join(banner), flush=True)
+        producer.start()  # after the banner, so the progress bar is drawn below it
         while service.is_alive() and not stop.wait(0.5):
             pass
         stop.set()
@@ -109,4 +188,4 @@ def run_demo(settings: Settings, stream: str = "svb", speedup: float = 10_000.0,
     return 0
 
 
-__all__ = ["run_demo", "stream_path"]
+__all__ = ["ReplayPlan", "ReplayProgress", "alert_targets", "run_demo", "stream_path"]

@@ -1,9 +1,10 @@
 """The composition root of ``finsentry run``: settings -> broker -> classifiers -> store -> metrics
-(+ /healthz) -> monitor + notifier (its delivery thread) -> Kafka source/sink -> the consumer loop.
-Nothing else builds these objects.
+(+ /healthz) -> retention job (its thread) -> monitor + notifier (its delivery thread) -> Kafka
+source/sink -> the consumer loop. Nothing else builds these objects.
 
 Stop order (``Running.close``, reverse of start, after the loop has finished, committed and left the
-group): notifier thread (last delivery round) -> metrics server -> store -> embedded broker.
+group): notifier thread (last delivery round) -> retention thread -> metrics server -> store ->
+embedded broker.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from ingest.kafka_io import (
     Source,
     ensure_topics,
 )
-from ingest.languages import Classifier, LanguageDetector, Loader, ModelRouter
+from ingest.publish import dlq_budget
 from ingest.service import IngestService, LoopConfig, Monitor
+from model.languages import Classifier, LanguageDetector, Loader, ModelRouter
 from store import Store
 from store.dialect import EngineOptions, make_engine
+from store.retention import RetentionJob, RetentionPolicy
 
 log = get_logger(__name__)
 
@@ -76,6 +79,7 @@ def load_monitor(settings: Settings, store: Store, metrics: Metrics,
 def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loader | None = None,
           with_monitor: bool = True) -> Running:
     """Start everything ``finsentry run`` needs (but not the loop itself)."""
+    retention = _retention_policy(settings, with_monitor)  # ConfigError before anything starts
     closers: list[Callable[[], None]] = []
     broker = None
     bootstrap = settings.kafka_bootstrap
@@ -113,11 +117,16 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loade
             closers.append(server.close)
             log.info("metrics.serving", url=server.url, health=server.health_url)
 
+        job = RetentionJob(engine, retention, metrics)  # its own thread: never on the consume loop's
+        job.start()
+        closers.append(job.close)  # before the store closes (closers run in reverse)
         monitor = load_monitor(settings, store, metrics, closers) if with_monitor else None
         cfg = LoopConfig(
             dlq_topic=settings.dlq_topic, output_topic=settings.output_topic,
             batch_max_records=settings.batch_max_records, batch_max_wait_ms=settings.batch_max_wait_ms,
             max_text_chars=settings.max_text_chars, overlap=_overlap(settings.classify_overlap, router),
+            publish_max_attempts=settings.publish_max_attempts, quarantine_path=settings.quarantine_path,
+            dlq_max_bytes=dlq_budget(settings.producer_max_request_bytes),
         )
         ccfg = ConsumerConfig(
             bootstrap=bootstrap, topics=tuple(settings.topic), group=settings.group,
@@ -126,7 +135,8 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loade
             fetch_max_wait_ms=min(FETCH_MAX_WAIT_MS, settings.batch_max_wait_ms),
         )
         service = IngestService(
-            cfg, source_factory=partial(Source, ccfg), sink_factory=partial(Sink, bootstrap),
+            cfg, source_factory=partial(Source, ccfg),
+            sink_factory=partial(Sink, bootstrap, max_request_bytes=settings.producer_max_request_bytes),
             store=store, router=router, metrics=metrics, monitor=monitor,
             detector=LanguageDetector(preferred=router.languages), progress=progress,
         )
@@ -135,6 +145,17 @@ def build(settings: Settings, stop: threading.Event, *, classifier_loader: Loade
             fn()
         raise
     return Running(service=service, bootstrap=bootstrap, broker=broker, metrics_server=server, closers=closers)
+
+
+def _retention_policy(settings: Settings, with_monitor: bool) -> RetentionPolicy:
+    """Retention (minute buckets kept at least the detector's horizon) and, with the monitor, the
+    alerting settings (signing secrets or an explicit unsigned mode) checked up front."""
+    from monitor.alerting import NotifierConfig
+    from monitor.detector_config import DetectorConfig
+
+    if with_monitor:
+        NotifierConfig.from_settings(settings)
+    return RetentionPolicy.from_settings(settings, DetectorConfig.from_settings(settings).horizon_s)
 
 
 def _overlap(setting: str, router: ModelRouter) -> bool:

@@ -7,6 +7,7 @@ with the ONNX engine of another section, and one crash cannot take the others do
     e2e        Kafka -> classified -> stored, vs engine only   bench.e2e.run_e2e_bench()
     dashboard  full page render with 1M stored items            bench.dashboard.run_render_bench()
     consumer   service RSS and time to first scored item       bench.consumer.run_consumer_bench()
+    multilingual  multilingual vs English int8 engine           bench.multilingual.run_multilingual_bench()
 
 A section whose module is not there yet is reported as "not available". Figures are printed beside
 their targets; nothing here fails on a missed target (tests never assert wall-clock times).
@@ -36,6 +37,7 @@ SECTIONS: dict[str, tuple[str, str, str]] = {
     "e2e": ("bench.e2e", "run_e2e_bench", "End-to-end Kafka -> store"),
     "dashboard": ("bench.dashboard", "run_render_bench", "Dashboard render, 1M items"),
     "consumer": ("bench.consumer", "run_consumer_bench", "Consumer footprint"),
+    "multilingual": ("bench.multilingual", "run_multilingual_bench", "Multilingual vs English engine"),
 }
 NOT_AVAILABLE = "not available"
 
@@ -81,6 +83,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("consumer", "rss_steady_mb", "consumer RSS (median under load)", "MB"),
     Metric("consumer", "first_item_s", "first scored item after start (model cached)", "s", (), "<=", 5.0),
     Metric("consumer", "first_item_cold_s", "first scored item, first start ever", "s"),
+    Metric("multilingual", "ratio_vs_english", "multilingual / English int8 engine throughput", "x",
+           op=">=", target=0.5),
+    Metric("multilingual", "multilingual_texts_per_s", "multilingual engine throughput (English texts)", "texts/s"),
 )
 
 

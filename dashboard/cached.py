@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from store import reads as q
+from store.reads.warmup import WarmupNeeds, WarmupState, warmup_state
 
 DATA_TTL_S = 5
 
@@ -101,9 +102,9 @@ def leaderboard(url: str, _engine: Engine, end: datetime, recent_s: int, baselin
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def headlines(url: str, _engine: Engine, start: datetime, end: datetime, labels: tuple[str, ...],
               topic: str | None, ticker: str | None, source: str | None, search: str | None,
-              limit: int) -> pd.DataFrame:
+              limit: int, langs: tuple[str, ...] = ()) -> pd.DataFrame:
     return q.headlines(_engine, start, end, labels=labels, topic=topic, ticker=ticker, source=source,
-                       search=search, limit=limit)
+                       search=search, limit=limit, langs=langs)
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
@@ -132,5 +133,25 @@ def delivery(url: str, _engine: Engine, alert_ids: tuple[str, ...]) -> pd.DataFr
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def failed_deliveries(url: str, _engine: Engine) -> pd.DataFrame:
+    return q.failed_deliveries(_engine)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def health(url: str, _engine: Engine) -> pd.DataFrame:
     return q.health(_engine)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def language_series(url: str, _engine: Engine, start: datetime, end: datetime, bin_s: int) -> pd.DataFrame:
+    return q.language_series(_engine, start, end, bin_s)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def sharpest_moves(url: str, _engine: Engine, end: datetime) -> tuple[pd.DataFrame, q.MoveWindow]:
+    return q.sharpest_moves(_engine, end)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False, hash_funcs={WarmupNeeds: repr})
+def warmup(url: str, _engine: Engine, needs: WarmupNeeds) -> WarmupState:
+    return warmup_state(_engine, needs)

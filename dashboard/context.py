@@ -10,13 +10,10 @@ from sqlalchemy import Engine
 from dashboard.theme import LABEL_COLORS, SEVERITY_COLORS, UNSCORED_COLOR
 from dashboard.timerange import Window
 
-CURRENT = timedelta(minutes=15)  # "now" in the overview
-BASELINE = timedelta(hours=24)  # what "now" is compared with
-LEADER_RECENT_S, LEADER_BASE_S = 3600, 86400
+LANGUAGE_MAX_SPAN = timedelta(hours=24)  # the language chart reads items, not rollups: at most this much
 HEADLINE_LIMIT = 200
 REFRESH_CHOICES = (0, 5, 10, 30, 60, 300)
 ANY = "(any)"
-MAX_BANNERS = 5
 HEADLINE_WINDOWS: dict[str, timedelta | None] = {
     "whole range": None, "last 15 min": timedelta(minutes=15), "last hour": timedelta(hours=1),
     "last 6 h": timedelta(hours=6),
@@ -41,4 +38,6 @@ def alert_style(value: str) -> str:
 
 
 def delivery_style(value: str) -> str:
+    if value.startswith("FAILED"):
+        return f"color: {SEVERITY_COLORS['critical']}; font-weight: bold"
     return f"color: {SEVERITY_COLORS['warning']}" if value.startswith("pending") else ""

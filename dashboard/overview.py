@@ -1,4 +1,4 @@
-"""The first screen: overview cards, the alert banners' order, the topic heat used by the trends."""
+"""Overview cards of the selected range, the alerts' display order, the topic heat used by the trends."""
 
 from __future__ import annotations
 
@@ -8,97 +8,82 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import cached, charts
-from dashboard.context import (
-    BASELINE,
-    CURRENT,
-    MAX_BANNERS,
-    Page,
-)
+from dashboard import cached
+from dashboard.context import Page
 from dashboard.formatting import fmt_time, heartbeat_note, num, pct
-from dashboard.timerange import bin_seconds
+from dashboard.timerange import Window, bin_seconds
 
 
-def overview(p: Page) -> pd.DataFrame:
-    end = p.win.end
-    now = cached.totals(p.url, p.engine, end - CURRENT, end)
-    base = cached.totals(p.url, p.engine, end - CURRENT - BASELINE, end - CURRENT)
-    active = cached.active_alerts(p.url, p.engine)
+def overview(p: Page, active: pd.DataFrame, hist: pd.DataFrame) -> None:
+    """Cards over the selected range (their window in the title), compared with the window before it."""
+    w = p.win
+    now = cached.totals(p.url, p.engine, w.start, w.end)
+    has_base = w.start - w.span >= p.first - w.span / 2  # the store reaches (mostly) back that far
+    base = cached.totals(p.url, p.engine, w.start - w.span, w.start) if has_base else None
     health = cached.health(p.url, p.engine)
-    unscored = cached.unscored_count(p.url, p.engine, p.win.start, end)
-
-    spark = cached.series(p.url, p.engine, "all", ("*",), p.win.start, end, p.win.bin_s).tail(48)
-    per_bin_min = p.win.bin_s / 60
+    unscored = cached.unscored_count(p.url, p.engine, w.start, w.end)
+    spark = cached.series(p.url, p.engine, "all", ("*",), w.start, w.end, w.bin_s)
+    minutes = max(w.span.total_seconds() / 60, 1.0)
+    per_step_min = w.bin_s / 60
+    vs = f"vs the {w.label} before" if base is not None else ""
     st.subheader("Overview", anchor="overview")
-    c = st.columns(6)
-    per_min = (now["n"] + now["n_duplicates"]) / (CURRENT.total_seconds() / 60)
+    c = st.columns(4)
+    items = now["n"] + now["n_duplicates"]
     c[0].metric(
-        "Items / min",
-        f"{per_min:,.1f}",
-        help="Scored items (incl. syndicated copies) per minute, last 15 min.",
-        border=True,
-        height="stretch",
-        chart_data=((spark["n"] + spark["n_duplicates"]) / per_bin_min).round(1).tolist() or None,
+        f"Items / min · {w.label}", f"{items / minutes:,.1f}",
+        delta=f"{items:,.0f} items", delta_color="off", delta_arrow="off", border=True, height="stretch",
+        help="Scored items (incl. syndicated copies) per minute over the selected range.",
+        chart_data=((spark["n"] + spark["n_duplicates"]) / per_step_min).round(1).tolist() or None,
         chart_type="bar",
     )
-    d_share = (
-        None
-        if math.isnan(now["neg_share"]) or math.isnan(base["neg_share"])
-        else (now["neg_share"] - base["neg_share"]) * 100
-    )
+    d_share = _diff(now["neg_share"], None if base is None else base["neg_share"])
     c[1].metric(
-        "Negative share",
-        pct(now["neg_share"]),
-        delta=None if d_share is None else f"{d_share:+.1f} pp vs 24 h",
-        delta_color="inverse",
-        border=True,
-        height="stretch",
-        help=f"Last 15 min vs the 24 h before it ({pct(base['neg_share'])}).",
-        chart_data=(spark["neg_share"].fillna(0) * 100).round(1).tolist() or None,
-        chart_type="area",
+        f"Negative share · {w.label}", pct(now["neg_share"]),
+        delta=None if d_share is None else f"{d_share * 100:+.1f} pp", delta_color="inverse",
+        border=True, height="stretch",
+        help=f"Negative items / scored items over the range; change {vs} ({pct(base['neg_share'])})."
+        if base is not None else "Negative items / scored items over the range.",
+        chart_data=(spark["neg_share"].dropna() * 100).round(1).tolist() or None, chart_type="area",
     )
-    d_index = None if math.isnan(now["index"]) or math.isnan(base["index"]) else now["index"] - base["index"]
+    d_index = _diff(now["index"], None if base is None else base["index"])
     c[2].metric(
-        "Sentiment index",
-        num(now["index"], "+.2f"),
-        delta=None if d_index is None else f"{d_index:+.2f} vs 24 h",
-        border=True,
-        height="stretch",
-        chart_data=spark["index"].fillna(0).round(3).tolist() or None,
-        help="Mean of p(positive) − p(negative), last 15 min (−1 … +1).",
+        f"Sentiment index · {w.label}", num(now["index"], "+.2f"),
+        delta=None if d_index is None else f"{d_index:+.2f}", border=True, height="stretch",
+        chart_data=spark["index"].dropna().round(3).tolist() or None,
+        help=f"Mean of p(positive) − p(negative) over the range (−1 … +1); change {vs}.",
     )
     n_crit = int((active["severity"] == "critical").sum()) if not active.empty else 0
     c[3].metric(
-        "Active alerts",
-        len(active),
-        delta=f"{n_crit} critical" if n_crit else "none critical",
-        delta_color="inverse" if n_crit else "off",
-        delta_arrow="off",
-        border=True,
-        height="stretch",
+        f"Alerts · {w.label}", f"{len(hist)}",
+        delta=f"{len(active)} firing" + (f", {n_crit} critical" if n_crit else ""),
+        delta_color="inverse" if len(active) else "off", delta_arrow="off", border=True, height="stretch",
+        help="Alert episodes overlapping the range; firing = not resolved yet.",
     )
+    c = st.columns(4)
     if health.empty:
-        c[4].metric("Items / s (pipeline)", "—", help="No consumer has reported yet.", border=True, height="stretch")
-        c[5].metric("Dead-lettered", "—", border=True, height="stretch")
+        c[0].metric("Pipeline items / s", "—", help="No consumer has reported yet.", border=True, height="stretch")
+        c[1].metric("Dead-lettered", "—", border=True, height="stretch")
     else:
-        c[4].metric(
-            "Items / s (pipeline)",
-            f"{health['items_per_s'].sum():,.0f}/s",
-            delta=f"lag {int(health['lag'].sum()):,}",
-            delta_color="off",
-            delta_arrow="off",
-            border=True,
-            height="stretch",
+        c[0].metric(
+            "Pipeline items / s", f"{health['items_per_s'].sum():,.0f}/s",
+            delta=f"lag {int(health['lag'].sum()):,}", delta_color="off", delta_arrow="off", border=True,
+            height="stretch", help="Throughput and consumer lag summed over the consumer instances (now).",
         )
-        c[5].metric(
-            "Dead-lettered",
-            f"{int(health['dead_lettered'].sum()):,}",
-            delta=f"of {int(health['consumed'].sum()):,} consumed",
-            delta_color="off",
-            delta_arrow="off",
-            border=True,
-            height="stretch",
+        c[1].metric(
+            "Dead-lettered", f"{int(health['dead_lettered'].sum()):,}",
+            delta=f"{int(health['consumed'].sum()):,} consumed", delta_color="off", delta_arrow="off",
+            border=True, height="stretch", help="Invalid records sent to the dead-letter topic, since start.",
         )
+    c[2].metric(
+        f"Unscored · {w.label}", f"{unscored:,}", border=True, height="stretch",
+        help="Items in a language no model covers: stored and shown, not scored.",
+    )
+    last_beat = health["updated_at"].max() if not health.empty else None
+    c[3].metric(
+        "Consumers", f"{len(health)}", border=True, height="stretch",
+        delta=f"beat {fmt_time(last_beat)[11:16]}" if last_beat is not None else None, delta_color="off",
+        delta_arrow="off", help="Consumer instances that wrote health; their last heartbeat (wall time, UTC).",
+    )
     models = (
         ", ".join(
             sorted(
@@ -110,43 +95,42 @@ def overview(p: Page) -> pd.DataFrame:
         )
         or "—"
     )
-    last_beat = health["updated_at"].max() if not health.empty else None
     silent = heartbeat_note(last_beat, datetime.now(UTC))
     st.caption(
         f"Model {models} · {len(health)} consumer instance(s) · last heartbeat {fmt_time(last_beat)}{silent} · "
-        f"{unscored:,} item(s) in the range in languages no model covers (shown, not scored)."
+        f"{unscored:,} item(s) in the range in languages no model covers (shown, not scored) · "
+        + (f"changes are {vs}." if base is not None else "no earlier window of this length to compare with.")
     )
-    for a in alert_banner_order(active).head(MAX_BANNERS).itertuples():
-        text = (
-            f"**{a.severity.upper()}** · **{charts.series_name(a.key_type, a.key)}** — negative share "
-            f"{pct(a.share)} vs baseline {pct(a.baseline)} · statistic {num(a.statistic, '.1f')} · "
-            f"firing since {fmt_time(a.started_at)}"
-        )
-        if a.severity == "critical":
-            st.error(text, icon=":material/crisis_alert:")
-        else:
-            st.warning(text, icon=":material/warning:")
-    if len(active) > MAX_BANNERS:
-        st.caption(f"… and {len(active) - MAX_BANNERS} more firing alert(s): see **Alerts** below.")
-    return active
 
 
-def alert_banner_order(active: pd.DataFrame) -> pd.DataFrame:
-    """Critical first, the whole stream before its parts, then the newest onset."""
-    if active.empty:
-        return active
-    rank = {"all": 0, "topic": 1, "ticker": 2, "source": 3}
-    keyed = active.assign(
-        _sev=(active["severity"] != "critical").astype(int), _kt=active["key_type"].map(rank).fillna(9)
+def _diff(now: float, base: float | None) -> float | None:
+    return None if base is None or math.isnan(now) or math.isnan(base) else now - base
+
+
+def alert_banner_order(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Firing first (critical, then the whole stream before its parts, then the newest onset);
+    then resolved ones, newest onset first."""
+    if alerts.empty:
+        return alerts
+    rank = {"all": 0, "topic": 1, "entity": 2, "ticker": 3, "source": 4}
+    resolved = (alerts["status"] != "firing").astype(int)
+    keyed = alerts.assign(
+        _st=resolved,
+        _sev=(alerts["severity"] != "critical").astype(int) * (1 - resolved),
+        _kt=alerts["key_type"].map(rank).fillna(9) * (1 - resolved),
     )
-    return keyed.sort_values(["_sev", "_kt", "started_at"], ascending=[True, True, False]).drop(columns=["_sev", "_kt"])
+    order = ["_st", "_sev", "_kt", "started_at"]
+    return keyed.sort_values(order, ascending=[True, True, True, False]).drop(columns=order[:3])
+
+
+def heat_step(w: Window) -> int:
+    """~24-36 columns: a topic x time grid needs more items per cell than a line needs per step."""
+    return max(w.bin_s, bin_seconds(w.span, 36, bucket_s=w.bin_s))
 
 
 def topic_heat(p: Page) -> tuple[pd.DataFrame, list[str]]:
     """Every topic's binned rollup (topics are a bounded set) and the topics by volume."""
     w = p.win
-    heat = cached.series(
-        p.url, p.engine, "topic", None, w.start, w.end, max(w.bin_s, bin_seconds(w.span, 96, bucket_s=w.bin_s))
-    )
+    heat = cached.series(p.url, p.engine, "topic", None, w.start, w.end, heat_step(w))
     ranked = heat.groupby("key")["n"].sum().sort_values(ascending=False).index.tolist() if not heat.empty else []
     return heat, ranked

@@ -68,21 +68,37 @@ def serving_requirements(variant: str, pins: dict[str, str] | None = None) -> li
         if name in seen:
             continue
         seen.add(name)
-        version = pins.get(name) or (pins.get("onnxruntime-gpu") if name.startswith("onnxruntime") else None)
+        other = ORT["gpu" if name == ORT["cpu"] else "cpu"] if name in ORT.values() else ""
+        version = pins.get(name) or (pins.get(other) if other else None)  # both builds share version numbers
         out.append(f"{name}{extras}=={version}" if version else f"{name}{extras}")
     return out
 
 
+def gpu_extra() -> list[str]:
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        return list(tomllib.load(fh)["project"].get("optional-dependencies", {}).get("gpu", []))
+
+
 def freeze_serving() -> list[str]:
-    """Installed versions of the direct serving dependencies (run inside the dev venv)."""
-    lines = []
-    for req in project_dependencies():
+    """Installed versions of the direct serving dependencies (run inside the dev venv). A venv holds
+    one ONNX Runtime build (the CPU default or the [gpu] extra): the other keeps its current pin."""
+    lines = [f"{n}=={v}" for n, v in read_lock().items() if n in ORT.values()] if LOCK.exists() else []
+    lines = [ln for ln in lines if not _installed(ln.split("==")[0])]
+    for req in [*project_dependencies(), *gpu_extra()]:
         name, _ = requirement_name(req)
         try:
             lines.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
     return sorted(set(lines))
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def main(argv: list[str]) -> int:

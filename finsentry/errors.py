@@ -8,8 +8,10 @@
     ├── InvalidMessage                 one Kafka record breaks the input contract (-> DLQ)
     ├── StoreError                     the store could not be reached or written
     │   ├── StoreUnavailable           transient: retry later, do not commit offsets
+    │   │   └── StorePermissionDenied  the store refuses our role/file: an outage, not a bad record
     │   └── SchemaVersionError         the store was written by a newer finsentry (never retried)
     ├── BrokerError                    Kafka broker unreachable / embedded broker failed
+    ├── QuarantineError                the local quarantine file cannot be written (treated as an outage)
     └── DeliveryError                  an alert could not be delivered (will be retried)
 
 Library errors are translated at the adapter edge: ``raise StoreUnavailable(...) from exc``.
@@ -55,6 +57,10 @@ class StoreUnavailable(StoreError):
     pass
 
 
+class StorePermissionDenied(StoreUnavailable):
+    """No write permission (read-only SQLite file or directory, PostgreSQL role without INSERT)."""
+
+
 class SchemaVersionError(StoreError):
     pass
 
@@ -64,4 +70,8 @@ class BrokerError(FinsentryError):
 
 
 class DeliveryError(FinsentryError):
+    pass
+
+
+class QuarantineError(FinsentryError):
     pass

@@ -60,6 +60,17 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.publish_rejected = Counter(
+            "finsentry_publish_rejected_records_total",
+            "Records a topic kept refusing for their own sake (too large, invalid) after the bounded attempts.",
+            ["kind"],  # dlq | scored
+            registry=r,
+        )
+        self.quarantined = Counter(
+            "finsentry_quarantined_records_total",
+            "Records written to the local quarantine file (even their cut-down dead letter was refused).",
+            registry=r,
+        )
         self.store_errors = Counter(
             "finsentry_store_errors_total", "Failed store writes (batch retried, offsets not committed).", registry=r
         )
@@ -72,6 +83,11 @@ class Metrics:
         self.late_items = Counter(
             "finsentry_late_items_total",
             "Items older than the allowed lateness behind the event-time watermark.",
+            registry=r,
+        )
+        self.future_items_held = Counter(
+            "finsentry_future_items_held_total",
+            "Items dated beyond ingest time + max_future_s: stored, kept out of trends until their time.",
             registry=r,
         )
         self.unsupported_language = Counter(
@@ -125,6 +141,25 @@ class Metrics:
             "finsentry_alert_delivery_failures_total",
             "Failed delivery attempts (retried with backoff).",
             ["channel"],
+            registry=r,
+        )
+        self.alert_notifications_failed = Counter(
+            "finsentry_alert_notifications_failed_total",
+            "Notifications given up (final state failed: max_attempts, max_age, target_removed).",
+            ["channel", "reason"],
+            registry=r,
+        )
+        # --- retention (store/retention.py) ----------------------------------------------
+        self.retention_deleted = Counter(
+            "finsentry_retention_deleted_rows_total",
+            "Rows removed by retention, by table (minute buckets: moved into the hourly/daily rollups).",
+            ["table"],
+            registry=r,
+        )
+        self.retention_duration = Histogram(
+            "finsentry_retention_run_duration_seconds",
+            "Wall time of one retention pass.",
+            buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.alert_outbox_pending = Gauge(

@@ -9,7 +9,9 @@ Healthy (200) means the loop completed an iteration within ``stall_after_s`` (or
 to work on). Unhealthy (503): it has never started an iteration, or it holds partitions and has
 not moved for longer than ``stall_after_s`` (stuck in a call that does not return). A loop that
 iterates while the store or the broker is down stays 200: it is alive and backing off, and
-``last_error`` says why nothing is stored; restarting it would not help.
+``last_error`` says why nothing is stored; restarting it would not help. Except a *fault*
+(:meth:`LoopProgress.fault`): a condition an operator must fix, e.g. the store refuses writes
+for lack of permission; health is 503 ("faulted") until the loop clears it.
 
 Base layer: no import of ``ingest`` or ``monitor``, so both can use it. Time is an injected clock
 (seconds, monotonic by default), so tests move it by hand.
@@ -39,6 +41,7 @@ class ProgressSnapshot:
     lag: int | None
     last_error: str | None
     last_error_at: float | None
+    fault: str | None = None
 
 
 class LoopProgress:
@@ -53,6 +56,7 @@ class LoopProgress:
         self._lag: int | None = None
         self._error: str | None = None
         self._error_at: float | None = None
+        self._fault: str | None = None
 
     def beat(self, assigned: int) -> None:
         """The loop completed (or began) one more iteration and holds ``assigned`` partitions."""
@@ -76,17 +80,24 @@ class LoopProgress:
             self._error = text[:_ERROR_CHARS]
             self._error_at = now
 
+    def fault(self, reason: str | None) -> None:
+        """Set (or clear, with None) a fault an operator must fix: /healthz answers 503 meanwhile."""
+        with self._lock:
+            self._fault = None if reason is None else redact_url(reason)[:_ERROR_CHARS]
+
     def snapshot(self) -> ProgressSnapshot:
         now = self.clock()
         with self._lock:
             return ProgressSnapshot(now, self._last_beat, self._iterations, self._assigned, self._lag,
-                                    self._error, self._error_at)
+                                    self._error, self._error_at, self._fault)
 
     def health(self, stall_after_s: float) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body) for ``/healthz``; see the module docstring for the rule."""
         s = self.snapshot()
         age = None if s.last_beat is None else round(max(0.0, s.now - s.last_beat), 3)
-        if age is None:
+        if s.fault is not None:
+            status = "faulted"
+        elif age is None:
             status = "starting"
         elif s.assigned and age > stall_after_s:
             status = "stalled"
@@ -101,5 +112,6 @@ class LoopProgress:
             "lag": s.lag,
             "last_error": s.last_error,
             "last_error_age_s": None if s.last_error_at is None else round(max(0.0, s.now - s.last_error_at), 3),
+            "fault": s.fault,
         }
         return (200 if status in ("ok", "idle") else 503), body

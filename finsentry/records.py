@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Literal
 
 Label = Literal["negative", "neutral", "positive"]
-KeyType = Literal["all", "topic", "ticker", "source"]
+KeyType = Literal["all", "topic", "ticker", "source", "entity"]
 Severity = Literal["warning", "critical"]
 
 KeyId = tuple[str, str]  # (key_type, key)
@@ -47,6 +47,8 @@ class ScoredItem:
     score: float | None = None  # p_positive - p_negative
     topics: list[tuple[str, float]] = field(default_factory=list)  # best first
     tickers: list[str] = field(default_factory=list)
+    # Organisations beyond the ticker dictionary (monitor.entities); set by enrich, not stored.
+    entities: list[str] = field(default_factory=list)
     model_version: str | None = None
     story_hash: str | None = None  # normalised-text fingerprint for syndication
     duplicate_of: str | None = None  # id of the first copy of a syndicated story
@@ -84,6 +86,9 @@ class AlertEvent:
     resolved_at: datetime | None
     figures: dict[str, float]  # current vs baseline figures and the test statistic
     evidence: tuple[Evidence, ...] = ()
+    entity: str = ""  # display name of the key's company/organisation ("" for topics, sources, all)
+    story: str = ""  # headline of the biggest story among the key's negative headlines in the window
+    story_size: int = 0  # headlines in that story
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     )
     max_text_chars: int = Field(default=10_000, ge=1, description="Longest accepted text; longer goes to the DLQ.")
     session_timeout_ms: int = Field(default=6000, ge=1000, description="Consumer group session timeout (ms).")
+    publish_max_attempts: int = Field(
+        default=3, ge=1,
+        description="Sends of one record the broker or producer refuses for its own sake (too large, invalid) "
+        "before it is isolated: its dead letter goes out cut down, then to the quarantine file; a scored "
+        "copy is dropped from the output topic with a DLQ note. Broker outages are retried without limit.",
+    )
+    producer_max_request_bytes: int = Field(
+        default=1_048_576, ge=16_384,
+        description="Largest record the producer sends (kafka-python max_request_size); dead letters are "
+        "cut to fit.",
+    )
+    quarantine_path: str = Field(
+        default="var/quarantine.jsonl",
+        description="JSON Lines file (fsync'd before the offset commit) for records even the DLQ refused.",
+    )
     embedded_broker_port: int = Field(default=0, ge=0, description="Port for the embedded broker (0 = free port).")
 
     # --- Store ---------------------------------------------------------------------------
@@ -71,8 +86,9 @@ class Settings(BaseSettings):
     model_path: str | None = Field(default=None, description="Model directory (empty = the shipped model).")
     provider: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="ONNX Runtime provider.")
     language_models: dict[str, str] = Field(
-        default={"en": "shipped"},
-        description='Language -> model table as JSON, e.g. {"en": "shipped", "de": "/models/de"}.',
+        default={"en": "shipped", "pl": "multilingual", "zh": "multilingual"},
+        description='Language -> model table as JSON, e.g. {"en": "shipped", "de": "/models/de"}; "shipped" = '
+        'the English model (or --model), "multilingual" = the packaged Polish/Chinese model (docs/model.md).',
     )
     topic_threshold: float = Field(default=0.3, ge=0, le=1, description="Min probability for a topic tag.")
 
@@ -80,6 +96,14 @@ class Settings(BaseSettings):
     bucket_seconds: int = Field(default=60, ge=1, description="Event-time bucket width (s).")
     allowed_lateness_s: int = Field(
         default=3600, ge=0, description="Items later than this behind the watermark count as late."
+    )
+    max_future_s: int = Field(
+        default=300, ge=0, description="An item dated further than this ahead of its ingest time is stored but held "
+        "out of the trends until the watermark reaches it (clock skew, typos like year 2999) (s).",
+    )
+    partition_idle_s: float = Field(
+        default=30.0, gt=0, description="A caught-up partition that delivered nothing for this long stops holding "
+        "the event-time watermark back (wall-clock s).",
     )
     syndication_window_s: int = Field(
         default=86_400, ge=0, description="Same story_hash within this span of an earlier item = syndicated copy (s)."
@@ -127,17 +151,25 @@ class Settings(BaseSettings):
     detector_cooldown_s: int = Field(
         default=1800, ge=0, description="After a resolve, the same key cannot fire again for this long (s)."
     )
+    detector_warmup_prior_share: float = Field(
+        default=0.25, ge=0, lt=1,
+        description="Warm-up: negative share assumed for a fresh stream until it has its own baseline (0 = no test).",
+    )
+    detector_warmup_prior_noise: float = Field(
+        default=0.10, gt=0, description="Warm-up: spread (tau) of that assumed share: only overwhelming surges fire.",
+    )
     detector_evidence: int = Field(
         default=5, ge=0, description="Top negative headlines attached to an alert as evidence."
     )
     detector_volume_key_types: CsvList = Field(
-        default=["ticker"], description="Key types also tested on their count of negatives (volume test); '' = off."
+        default=["ticker", "entity"],
+        description="Key types also tested on their count of negatives (volume test); '' = off.",
     )
     detector_volume_z_on: float = Field(
-        default=4.5, gt=0, description="Volume test: z at which a surge of negatives about a key fires."
+        default=3.5, gt=0, description="Volume test: z at which a surge of negatives about a key fires."
     )
     detector_volume_min_negative: int = Field(
-        default=5, ge=1, description="Volume test: negatives a window needs before it is tested."
+        default=4, ge=1, description="Volume test: negatives a window needs before it is tested."
     )
     detector_volume_min_share: float = Field(
         default=0.3, ge=0, le=1, description="Volume test: negative share a window needs before it is tested."
@@ -150,6 +182,18 @@ class Settings(BaseSettings):
     )
     detector_volume_prior_days: float = Field(
         default=3.0, gt=0, description="Volume test: how many days of evidence that assumption is worth."
+    )
+    detector_volume_dense_z_on: float = Field(
+        default=5.0, gt=0, description="Volume test on topic and whole-stream keys: their (stricter) threshold."
+    )
+    detector_volume_dense_warmup_s: int = Field(
+        default=86_400, ge=0, description="Volume test on topic and whole-stream keys: stream seen before it runs (s)."
+    )
+    detector_volume_dense_min_ratio: float = Field(
+        default=2.0, ge=1, description="Volume test on topic and whole-stream keys: negatives over the expected count.",
+    )
+    detector_volume_profile: bool = Field(
+        default=True, description="Volume test: weigh hours by the stream's time-of-week profile (daily/weekly cycle)."
     )
 
     # --- Metrics -------------------------------------------------------------------------
@@ -167,7 +211,23 @@ class Settings(BaseSettings):
     # --- Alerting ------------------------------------------------------------------------
     alert_webhook_urls: CsvList = Field(default=[], description="Webhook URLs for direct Alertmanager-format alerts.")
     alert_webhook_secret: SecretStr | None = Field(
-        default=None, description="HMAC-SHA256 secret for webhook signatures."
+        default=None, description="Webhook signing secret (HMAC-SHA256, Standard Webhooks; whsec_<base64> or any "
+        "string). Signs first; more in alert_webhook_secrets.",
+    )
+    alert_webhook_secrets: SecretStr | None = Field(
+        default=None, description="More active signing secrets, comma-separated (key rotation: every secret signs "
+        "each webhook; receivers accept any).",
+    )
+    alert_webhook_unsigned: bool = Field(
+        default=False, description="Allow webhooks without a signature when no secret is set (else startup fails).",
+    )
+    alert_max_attempts: int = Field(
+        default=300, ge=1, description="Delivery attempts of one notification before it is marked failed "
+        "(300 with the 1 s..5 min backoff span about a day).",
+    )
+    alert_max_age_s: int = Field(
+        default=86_400, ge=60, description="A notification not delivered this long after it was queued is marked "
+        "failed (s).",
     )
     alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL (v2 API) to push alerts to.")
     alert_resend_s: int = Field(default=60, ge=5, description="Re-send interval for active alerts (s).")
@@ -176,6 +236,33 @@ class Settings(BaseSettings):
         description="Total deadline of one alert POST: connect, send, answer and body together (s).",
     )
     external_url: str = Field(default="http://127.0.0.1:8501", description="Link put in alerts (the dashboard).")
+
+    # --- Retention -----------------------------------------------------------------------
+    retention_items_days: float = Field(
+        default=30, ge=0, description="Items (and their ticker rows) older than this behind the event-time "
+        "watermark are deleted (days, 0 = keep).",
+    )
+    retention_dead_letters_days: float = Field(
+        default=14, ge=0, description="Dead-letter records seen longer ago are deleted (days, wall clock, 0 = keep).",
+    )
+    retention_outbox_days: float = Field(
+        default=30, ge=0, description="Delivered or failed notifications are deleted this long after (days, wall "
+        "clock, 0 = keep).",
+    )
+    retention_minute_buckets_days: float = Field(
+        default=14, ge=0, description="Minute buckets older than this behind the watermark are rolled up into "
+        "hourly and daily ones and deleted (days, 0 = keep); at least the detector's horizon.",
+    )
+    retention_hourly_buckets_days: float = Field(
+        default=90, ge=0, description="Hourly buckets older than this behind the watermark are deleted (days, "
+        "0 = keep); daily ones are kept.",
+    )
+    retention_interval_s: float = Field(
+        default=600, gt=0, description="How often the service runs the retention job (s).",
+    )
+    retention_batch_rows: int = Field(
+        default=1000, ge=1, description="Rows deleted per retention transaction (short transactions).",
+    )
 
     # --- Dashboard -----------------------------------------------------------------------
     dashboard_host: str = Field(default="127.0.0.1", description="Bind address of the dashboard.")

@@ -14,8 +14,8 @@ from finsentry.metrics import Metrics
 from finsentry.records import ScoredItem
 from ingest.contract import NewsMessage
 from ingest.kafka_io import Record
-from ingest.languages import metric_label
 from ingest.records import Rejected
+from model.languages import metric_label
 
 log = get_logger(__name__)
 
@@ -42,8 +42,11 @@ def count_durable(m: Metrics, batch: Batch, items: list[ScoredItem], new_items: 
         log.info("record.dead_lettered", reason=rej.reason, topic=rej.record.topic,
                  partition=rej.record.partition, offset=rej.record.offset)
     m.processed.inc(len(new_items))
-    if len(items) > len(new_items):
-        m.duplicates.inc(len(items) - len(new_items))
+    # Redelivered = an id the store already held before this batch; the same id twice within one
+    # poll (a publisher sending a row twice) is not a redelivery and is stored once silently.
+    already_stored = len({it.id for it in items}) - len(new_items)
+    if already_stored > 0:
+        m.duplicates.inc(already_stored)
     for it in new_items:
         if it.label is None:
             m.unsupported_language.labels(metric_label(it.lang)).inc()

@@ -9,7 +9,7 @@ from finsentry.errors import StoreUnavailable
 from finsentry.metrics import Metrics
 from finsentry.progress import LoopProgress
 from ingest.kafka_io import Source
-from ingest.languages import ModelRouter
+from model.languages import ModelRouter
 from store import Store
 
 

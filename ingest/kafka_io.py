@@ -1,8 +1,14 @@
-"""The one seam to the Kafka client (kafka-python). Nothing else in finsentry imports ``kafka``.
+"""The one seam to the Kafka client (kafka-python). Nothing else in finsentry imports ``kafka``
+(but ``ingest.kafka_headers``, this seam's lenient record parser).
 
 Swapping in a librdkafka-based client means re-implementing this module only: ``Source``
 (consumer group, batches, explicit commits, pause/seek, high watermarks) and ``Sink``
 (producer with headers, flush).
+
+Produce errors are told apart at this edge: :data:`RECORD_ERRORS` (the record is at fault: too
+large, refused by the broker, not serialisable) come back from :meth:`Sink.flush` as
+:class:`SendFailure` values, one per record; anything else (broker down, not leader, timeouts)
+raises :class:`~finsentry.errors.BrokerError` for the whole flush: an outage, retried by the loop.
 """
 
 from __future__ import annotations
@@ -15,13 +21,24 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    InvalidTimestampError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+    UnsupportedForMessageFormatError,
+)
 from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 
 from finsentry.errors import BrokerError
 from finsentry.logs import get_logger
+from ingest import kafka_headers
 
 log = get_logger(__name__)
 
@@ -34,6 +51,14 @@ def _quiet_client_logs() -> None:
 
 Headers = list[tuple[str, bytes]]
 FETCH_MAX_WAIT_MS = 25
+MAX_REQUEST_BYTES = 1_048_576  # kafka-python's default max_request_size
+CORRUPT_READS = 3  # reads of a record the client cannot parse before it is skipped as corrupt_record
+# The record, not the broker, is at fault: retrying the same bytes cannot help.
+RECORD_ERRORS: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordError, InvalidRecordError,
+    InvalidTimestampError, UnsupportedForMessageFormatError,
+    ValueError, TypeError,  # kafka-python's own checks at send(): no key nor value, bad header types
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +72,17 @@ class Record:
     value: bytes | None
     headers: Headers
     timestamp_ms: int | None
+    # (reason, detail) when the client could not read it whole: a header key that is not UTF-8
+    # (``bad_header``, see ingest.kafka_headers) or a record skipped as corrupt (``corrupt_record``).
+    read_error: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailure:
+    """A record the producer or the broker refused: ``index`` counts sends since the last flush."""
+
+    index: int
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +102,23 @@ class ConsumerConfig:
 
 def _translate(exc: Exception, what: str) -> BrokerError:
     return BrokerError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _record(m: ConsumerRecord) -> Record:
+    """A kafka-python ConsumerRecord as a :class:`Record`; raw non-UTF-8 header keys flagged."""
+    headers: Headers = []
+    bad: list[bytes] = []
+    for k, v in m.headers or []:
+        if isinstance(k, kafka_headers.RawHeaderKey):
+            bad.append(k.raw)
+        headers.append((str(k), v if isinstance(v, bytes) else bytes(v or b"")))
+    ts = m.timestamp if isinstance(m.timestamp, int) and m.timestamp >= 0 else None
+    error = ("bad_header", f"header key not UTF-8: {', '.join(repr(b[:64]) for b in bad)}"[:300]) if bad else None
+    return Record(m.topic, m.partition, m.offset, m.key, m.value, headers, ts, error)
 
 
 def check_reachable(bootstrap: str, timeout_s: float = 2.0) -> None:
@@ -139,7 +192,9 @@ class Source:
         from kafka.coordinator.assignors.range import RangePartitionAssignor
 
         _quiet_client_logs()
+        kafka_headers.install()  # a non-UTF-8 header key must not make poll() raise for ever
         self.cfg = cfg
+        self._corrupt: dict[tuple[str, int, int], int] = {}  # failed reads per (topic, partition, offset)
         try:
             self._c = KafkaConsumer(
                 bootstrap_servers=cfg.bootstrap,
@@ -161,15 +216,33 @@ class Source:
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         try:
             polled = self._c.poll(timeout_ms=timeout_ms, max_records=max_records)
+        except CorruptRecordError as exc:
+            return self._corrupt_record(exc)
         except KafkaError as exc:
             raise _translate(exc, "poll failed") from exc
-        out: list[Record] = []
-        for msgs in polled.values():
-            for m in msgs:
-                headers = [(k, v if isinstance(v, bytes) else bytes(v or b"")) for k, v in (m.headers or [])]
-                ts = m.timestamp if m.timestamp is not None and m.timestamp >= 0 else None
-                out.append(Record(m.topic, m.partition, m.offset, m.key, m.value, headers, ts))
-        return out
+        return [_record(m) for msgs in polled.values() for m in msgs]
+
+    def _corrupt_record(self, exc: CorruptRecordError) -> list[Record]:
+        """A record the client cannot parse. kafka-python then spins for ever inside the next poll
+        (measured: 100% CPU in ``fetched_records``); so drop its parsed fetch, re-read the record
+        up to :data:`CORRUPT_READS` times (a damaged fetch may read fine again), then skip it as a
+        ``corrupt_record`` dead letter (without its bytes: the client could not read them)."""
+        try:  # kafka-python exposes no public handle on the failed fetch: these internals are the only one
+            part = self._c._fetcher._next_partition_records  # noqa: SLF001
+            tp, offset = part.topic_partition, int(part.next_fetch_offset)
+            part.drain()
+        except Exception as inner:  # noqa: BLE001 - another client version: report as before
+            raise _translate(exc, "poll failed (corrupt record, partition unknown)") from inner
+        where = (tp.topic, tp.partition, offset)
+        self._corrupt[where] = n = self._corrupt.get(where, 0) + 1
+        log.warning("kafka.corrupt_record", topic=tp.topic, partition=tp.partition, offset=offset, read=n,
+                    error=_describe(exc), action="re-reading" if n < CORRUPT_READS else "skipping: dead letter")
+        if n < CORRUPT_READS:
+            self._c.seek(tp, offset)
+            return []
+        del self._corrupt[where]
+        self._c.seek(tp, offset + 1)
+        return [Record(tp.topic, tp.partition, offset, None, None, [], None, ("corrupt_record", _describe(exc)))]
 
     def commit(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit ``{(topic, partition): next_offset}`` synchronously."""
@@ -230,32 +303,48 @@ class Source:
 class Sink:
     """A producer for scored items and dead letters; :meth:`flush` before committing offsets."""
 
-    def __init__(self, bootstrap: str, client_id: str = "finsentry", linger_ms: int = 5) -> None:
+    def __init__(self, bootstrap: str, client_id: str = "finsentry", linger_ms: int = 5,
+                 max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
         _quiet_client_logs()
+        self.max_request_bytes = max_request_bytes
         try:
             self._p = KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
-                                    linger_ms=linger_ms, retries=5, reconnect_backoff_max_ms=2000)
+                                    linger_ms=linger_ms, retries=5, reconnect_backoff_max_ms=2000,
+                                    max_request_size=max_request_bytes)
         except (KafkaError, OSError) as exc:
             raise _translate(exc, f"cannot create producer on {bootstrap}") from exc
-        self._futures: list[FutureRecordMetadata] = []
+        self._futures: list[tuple[int, FutureRecordMetadata]] = []
+        self._failures: list[SendFailure] = []
+        self._sends = 0
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None,
              headers: Headers | None = None, timestamp_ms: int | None = None) -> None:
+        """Queue one record; a record-side refusal is reported by the next :meth:`flush`."""
+        index, self._sends = self._sends, self._sends + 1
         try:
-            self._futures.append(self._p.send(topic, value=value, key=key, headers=headers or [],
-                                              timestamp_ms=timestamp_ms))
+            self._futures.append((index, self._p.send(topic, value=value, key=key, headers=headers or [],
+                                                      timestamp_ms=timestamp_ms)))
+        except RECORD_ERRORS as exc:
+            self._failures.append(SendFailure(index, _describe(exc)))
         except KafkaError as exc:
             raise _translate(exc, f"send to {topic} failed") from exc
 
-    def flush(self, timeout_s: float = 30.0) -> None:
-        """Wait until every record sent so far is acknowledged; raise BrokerError if any failed."""
+    def flush(self, timeout_s: float = 30.0) -> list[SendFailure]:
+        """Wait until every record sent so far is acknowledged; return the records refused for
+        their own sake (:data:`RECORD_ERRORS`); raise BrokerError on anything else (an outage)."""
         futures, self._futures = self._futures, []
+        failures, self._failures = self._failures, []
+        self._sends = 0
         try:
             self._p.flush(timeout=timeout_s)
-            for f in futures:
-                f.get(timeout=timeout_s)
+            for index, f in futures:
+                try:
+                    f.get(timeout=timeout_s)
+                except RECORD_ERRORS as exc:
+                    failures.append(SendFailure(index, _describe(exc)))
         except KafkaError as exc:
             raise _translate(exc, "produce failed") from exc
+        return sorted(failures, key=lambda f: f.index)
 
     def close(self) -> None:
         try:

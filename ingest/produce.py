@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from finsentry.errors import DataError
+from finsentry.logs import get_logger
 from ingest.contract import encode, parse_time
+
+log = get_logger(__name__)
 
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "streams"
 
@@ -90,8 +93,9 @@ def schedule(rows: list[dict[str, Any]], rate: float | None = None, speedup: flo
 
 def produce(send: Callable[[bytes, bytes | None], None], rows: Iterable[dict[str, Any]], rate: float | None = None,
             speedup: float | None = None, max_gap_s: float | None = None, stop: threading.Event | None = None,
-            progress: bool = True, flush: Callable[[], None] | None = None) -> int:
-    """Send every row through ``send(value, key)``; returns how many were sent."""
+            progress: bool = True, flush: Callable[[], object] | None = None) -> int:
+    """Send every row through ``send(value, key)``; returns how many were sent (and accepted, when
+    ``flush`` returns the refused records, as ``Sink.flush`` does)."""
     rows = list(rows)
     when = schedule(rows, rate, speedup, max_gap_s)
     stop = stop or threading.Event()
@@ -115,8 +119,10 @@ def produce(send: Callable[[bytes, bytes | None], None], rows: Iterable[dict[str
             if bar is not None:
                 bar.update(1)
     finally:
-        if flush is not None:
-            flush()
+        refused = flush() if flush is not None else None
+        if isinstance(refused, list) and refused:
+            sent -= len(refused)
+            log.warning("produce.refused", records=len(refused), first_error=str(getattr(refused[0], "error", "")))
         if bar is not None:
             bar.close()
     return sent

@@ -4,7 +4,8 @@
   never raises, whatever the key, value, headers or timestamp of a record;
 - :func:`scored_item` joins a message with its prediction into a :class:`ScoredItem`;
 - :func:`dlq_headers` / :func:`dlq_record` / :func:`scored_payload` build what goes back to Kafka
-  (always sendable by kafka-python: str header names, bytes header values, a key or a value).
+  (always sendable by kafka-python: str header names, bytes header values, a key or a value);
+  :func:`dlq_stub` is the cut-down copy of last resort (see ``ingest.publish``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from finsentry.records import Label, ScoredItem
 from ingest.contract import REASONS, NewsMessage, decode
 from ingest.kafka_io import Headers, Record
 
-# Every reason a dead letter from triage can carry: the contract's, plus a last line of defence.
-TRIAGE_REASONS = REASONS | {"internal_error"}
+# Every reason a dead letter from triage can carry: the contract's, a record the Kafka client could
+# not read whole (``bad_header``: a header key not UTF-8, see ingest.kafka_headers; ``corrupt_record``:
+# skipped after repeated parse failures, see kafka_io.Source), plus a last line of defence.
+TRIAGE_REASONS = REASONS | {"bad_header", "corrupt_record", "internal_error"}
+# Dead letters the loop adds after triage: an item the store refused; a valid item whose scored copy
+# the output topic kept refusing (the item is stored; only its copy on the output topic is missing).
+LOOP_REASONS = frozenset({"store_rejected", "publish_rejected"})
+# A dead letter that could not be published whole goes out cut down to this (value, key), headers ours only.
+DLQ_STUB_BYTES = 65_536
 # Key + value + headers of a dead letter stay below kafka-python's max_request_size (1 MiB).
 DLQ_MAX_BYTES = 1_000_000
 
@@ -61,6 +69,9 @@ def triage(records: Sequence[Record], max_chars: int) -> tuple[list[tuple[Record
     valid: list[tuple[Record, NewsMessage]] = []
     rejected: list[Rejected] = []
     for rec in records:
+        if rec.read_error:
+            rejected.append(Rejected(rec, *rec.read_error))
+            continue
         try:
             valid.append((rec, decode(rec.value, rec.timestamp_ms, max_chars)))
         except InvalidMessage as exc:
@@ -151,6 +162,14 @@ def dlq_record(rej: Rejected, max_bytes: int = DLQ_MAX_BYTES) -> tuple[bytes | N
         if size() > max_bytes:
             headers = [h for h in headers if h[0].startswith("finsentry-")]
     return key, value, headers
+
+
+def dlq_stub(rej: Rejected, error: str, max_bytes: int = DLQ_STUB_BYTES) -> tuple[bytes | None, bytes | None, Headers]:
+    """The last resort before the quarantine file: the record's first ``max_bytes`` (value, then key)
+    with our headers only, plus ``finsentry-publish-error`` (why the whole copy was refused)."""
+    key, value, headers = dlq_record(rej, max_bytes)
+    ours = [h for h in headers if h[0].startswith("finsentry-")]
+    return key, value, [*ours, ("finsentry-publish-error", _bytes(error)[:500])]
 
 
 def scored_payload(it: ScoredItem) -> bytes:

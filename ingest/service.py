@@ -23,13 +23,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from finsentry.errors import BrokerError, StoreUnavailable
+from finsentry.errors import BrokerError, QuarantineError, StorePermissionDenied, StoreUnavailable
 from finsentry.logs import get_logger
 from finsentry.metrics import Metrics
 from finsentry.progress import LoopProgress
@@ -37,19 +37,20 @@ from finsentry.records import ScoredItem
 from finsentry.retry import Backoff, Outage
 from ingest.batch import Batch, count_durable
 from ingest.health import HealthReporter
-from ingest.isolation import write_isolating
+from ingest.isolation import record_dead_letters_isolating, write_isolating
 from ingest.kafka_io import Record, Sink, Source
-from ingest.languages import LanguageDetector, ModelRouter
+from ingest.publish import PublishConfig, Publisher
+from ingest.quarantine import Quarantine
 from ingest.records import (
+    DLQ_MAX_BYTES,
     Rejected,
-    dlq_record,
     first_offsets,
     next_offsets,
     scored_item,
-    scored_payload,
     triage,
 )
-from store import DeadLetter, Store
+from model.languages import LanguageDetector, ModelRouter
+from store import Store
 from store.protocol import Transaction
 
 log = get_logger(__name__)
@@ -63,6 +64,10 @@ class Monitor(Protocol):
     def after_write(self, new_items: list[ScoredItem]) -> None: ...
     def tick(self, now: datetime) -> None: ...
     def close(self) -> None: ...
+    # Event time per input partition (which partitions this member owns, and which are caught up).
+    def assign(self, partitions: Iterable[tuple[str, int]]) -> None: ...
+    def revoke(self, partitions: Iterable[tuple[str, int]]) -> None: ...
+    def caught_up(self, partitions: Iterable[tuple[str, int]]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,9 @@ class LoopConfig:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 10.0
     overlap: bool = True  # classify batch N+1 while batch N is written (see the module docstring)
+    publish_max_attempts: int = 3  # sends of a record refused for its own sake (see ingest.publish)
+    dlq_max_bytes: int = DLQ_MAX_BYTES  # dead letters cut to this (below the producer's max request)
+    quarantine_path: str = "var/quarantine.jsonl"  # records even a cut-down dead letter could not carry
     instance: str = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -118,6 +126,10 @@ class IngestService:
         self._inflight: Batch | None = None  # polled and being classified, not yet written
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
+        self._publisher = Publisher(
+            PublishConfig(cfg.dlq_topic, cfg.output_topic, cfg.publish_max_attempts,
+                          min(cfg.backoff_initial_s, 0.2), cfg.dlq_max_bytes),
+            metrics, Quarantine(cfg.quarantine_path), lambda s: self._stop.wait(s))
 
     # --- lifecycle ---------------------------------------------------------------------
     def _connect(self, stop: threading.Event) -> bool:
@@ -152,11 +164,15 @@ class IngestService:
                 log.warning("kafka.commit_on_revoke_failed", error=str(exc))
         for tp in partitions:
             self._uncommitted.pop(tp, None)
+        if self.monitor is not None:
+            self.monitor.revoke(partitions)
         if partitions:
             log.info("kafka.partitions_revoked", partitions=sorted(f"{t}-{p}" for t, p in partitions))
 
     def _on_assigned(self, partitions: set[tuple[str, int]]) -> None:
         self._joined = True
+        if self.monitor is not None:
+            self.monitor.assign(partitions)  # each resumes from its persisted event-time watermark
         log.info("kafka.partitions_assigned", partitions=sorted(f"{t}-{p}" for t, p in partitions))
 
     def run(self, stop: threading.Event) -> None:
@@ -305,20 +321,21 @@ class IngestService:
         try:
             in_txn = self.monitor.in_transaction if self.monitor else None
             new_items, refused = write_isolating(self.store, items, valid, rejected, in_txn)
-            self.store.record_dead_letters(
-                [DeadLetter(r.record.topic, r.record.partition, r.record.offset, r.reason) for r in rejected]
-            )
-        except StoreUnavailable as exc:
+            record_dead_letters_isolating(self.store, rejected)
+        except StoreUnavailable as exc:  # incl. StorePermissionDenied: an outage, never a bad record
             m.store_errors.inc()
-            self.progress.error("store.unavailable", str(exc))
+            event = "store.permission_denied" if isinstance(exc, StorePermissionDenied) else "store.unavailable"
+            self.progress.error(event, str(exc))
+            self.progress.fault(f"{event} - {exc}" if isinstance(exc, StorePermissionDenied) else None)
             delay = self._store_backoff.fail()
             if delay == self.cfg.backoff_initial_s:
-                log.error("store.unavailable", error=str(exc), action="pausing; offsets not committed")
+                log.error(event, error=str(exc), action="pausing; offsets not committed")
             self._rewind(records)
             stop.wait(delay)
             return False
         m.store_write_latency.observe(time.perf_counter() - t_store)
         if self._store_backoff.ok():
+            self.progress.fault(None)
             log.info("store.available", action="resuming")
         if self.monitor is not None and new_items:
             self.monitor.after_write(new_items)
@@ -326,8 +343,9 @@ class IngestService:
         # Then Kafka: dead letters (original bytes + reason headers) and scored items, flushed.
         assert self.source is not None
         try:
-            self._publish(rejected, items, refused)
-        except BrokerError as exc:
+            scored = [(rec, it) for (rec, _), it in zip(valid, items, strict=True) if it.id not in refused]
+            self._publish(rejected, scored)
+        except (BrokerError, QuarantineError) as exc:
             self.progress.error("kafka.publish_failed", str(exc))
             delay = self._publish_backoff.fail()
             if delay == self.cfg.backoff_initial_s:
@@ -355,18 +373,12 @@ class IngestService:
         self.counts["batches"] += 1
         return True
 
-    def _publish(self, rejected: list[Rejected], items: list[ScoredItem], refused: set[str]) -> None:
-        """Dead letters (original bytes + reason headers) and scored items, flushed; raises BrokerError."""
+    def _publish(self, rejected: list[Rejected], scored: list[tuple[Record, ScoredItem]]) -> None:
+        """Dead letters and scored copies, flushed, refused records isolated (``ingest.publish``);
+        raises BrokerError (an outage) or QuarantineError."""
         if self.sink is None:
             self.sink = self._sink_factory()
-        for rej in rejected:
-            key, value, headers = dlq_record(rej)  # always sendable: keyless tombstones, oversized records
-            self.sink.send(self.cfg.dlq_topic, value, key=key, headers=headers)
-        if self.cfg.output_topic:
-            for it in items:
-                if it.id not in refused:
-                    self.sink.send(self.cfg.output_topic, scored_payload(it), key=it.id.encode())
-        self.sink.flush()
+        self._publisher.publish(self.sink, rejected, scored)
 
     def _renew_sink(self) -> None:
         """A producer that failed (e.g. the broker restarted and forgot its producer ids) is replaced."""
@@ -388,6 +400,7 @@ class IngestService:
         now = time.monotonic()
         if self.monitor is not None and now - self._last_tick >= self.cfg.tick_every_s:
             self._last_tick = now
+            self._report_caught_up()
             try:
                 self.monitor.tick(self.clock())
             except StoreUnavailable as exc:
@@ -398,3 +411,17 @@ class IngestService:
             self._health.write(
                 self.source, self.counts["consumed"], self.counts["processed"], self.counts["dead_lettered"]
             )
+
+    def _report_caught_up(self) -> None:
+        """Partitions with no lag (fetch high watermark, not ListOffsets) are caught up: the monitor
+        stops waiting for them once they stay silent for ``partition_idle_s`` (a stale high
+        watermark is covered by that timeout: any record read makes the partition active again)."""
+        if self.monitor is None or self.source is None:
+            return
+        try:
+            lags = self.source.lag()
+        except Exception:  # noqa: BLE001 - best effort: an unknown lag keeps partitions active
+            return
+        done = [tp for tp, n in lags.items() if n <= 0]
+        if done:
+            self.monitor.caught_up(done)

@@ -36,6 +36,12 @@ def train_cmd(
     ema: float = typer.Option(
         0.0, help="Evaluate and save an exponential moving average of the weights with this decay (0 = off)."
     ),
+    chinese: bool = typer.Option(False, help="Also train/validate/test on FinFE and FinNSP (data/training/cn_*)."),
+    polish_dev: Path | None = typer.Option(
+        None, help="Labelled CSV (text,label,split) whose split=dev rows join validation and model selection."
+    ),
+    keep_layers: int = typer.Option(0, help="Keep only the lower N transformer layers of the base (0 = all)."),
+    freeze_layers: int = typer.Option(0, help="Freeze the embeddings and the lower N layers (0 = train all)."),
 ) -> None:
     """Fine-tune one shared encoder with a sentiment head and a topic head."""
     from model.train import TrainConfig, train
@@ -58,6 +64,10 @@ def train_cmd(
         fpb_repeat=fpb_repeat,
         extra_sentiment=extra_sentiment,
         ema=ema,
+        chinese=chinese,
+        polish_dev=str(polish_dev or ""),
+        keep_layers=keep_layers,
+        freeze_layers=freeze_layers,
     )
     if base:
         cfg.base = base
@@ -73,11 +83,18 @@ def export_cmd(
     out: Path = typer.Option(Path("model/shipped"), help="Where the shipped files go (fp16 ONNX, tokenizer, card)."),
     work: Path | None = typer.Option(None, help="Scratch dir for fp32/int8 graphs (default CHECKPOINT/onnx)."),
     skip_test_metrics: bool = typer.Option(False, help="Do not evaluate the test splits for the card."),
+    int8_only: bool = typer.Option(
+        False, help="Ship model.int8.onnx with an int8 embedding table instead of fp16 (the multilingual model)."
+    ),
+    int8_min_agreement: float = typer.Option(
+        0.95, help="Least int8-vs-PyTorch label agreement (each head) before the export fails."
+    ),
 ) -> None:
     """Export to ONNX, optimise, make fp16 + int8, validate against PyTorch, write card.json."""
     from model.export import export
 
-    card = export(checkpoint, out, work, evaluate_test=not skip_test_metrics)
+    tolerance = {"int8": {"agreement": int8_min_agreement, "max_prob_diff": 0.5}}
+    card = export(checkpoint, out, work, evaluate_test=not skip_test_metrics, int8_only=int8_only, tolerance=tolerance)
     typer.echo(
         json.dumps(
             {
@@ -95,13 +112,25 @@ def eval_cmd(
     text_col: str = typer.Option("text"),
     label_col: str = typer.Option("label"),
     task: str = typer.Option("sentiment", help="sentiment | topic"),
-    model: Path | None = typer.Option(None, "--model", help="Model directory (default: shipped)."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Evaluate this one model directory ('shipped' = model/shipped) instead of routing."
+    ),
     provider: str = typer.Option("auto", help="auto | cuda | cpu"),
     variant: str | None = typer.Option(None, help="int8 | fp16 (default: by provider)."),
 ) -> None:
-    """Per-class metrics of the engine on a labelled CSV; last line is one JSON object."""
+    """Per-class metrics on a labelled CSV; last line is one JSON object.
+
+    Without ``--model`` and for sentiment: what the service would do (language detection and the
+    ``language_models`` routing per row), with accuracy and macro-F1 per detected language.
+    """
     from model.engine import load_classifier
     from model.evaluate import evaluate_file
+
+    if model is None and task == "sentiment":
+        _eval_routed(input, text_col, label_col, provider)
+        return
+    if str(model) == "shipped":
+        model = None
 
     clf = load_classifier(model, provider=provider, variant=variant)
     rep = evaluate_file(clf, input, text_col=text_col, label_col=label_col, task=task)
@@ -120,6 +149,33 @@ def eval_cmd(
         "model_version": clf.version,
         "provider": clf.provider,
         "variant": clf.variant,
+    }
+    typer.echo(json.dumps(summary))
+
+
+def _eval_routed(path: Path, text_col: str, label_col: str, provider: str) -> None:
+    from finsentry.settings import Settings
+    from model.evaluate import evaluate_routed, service_route
+
+    route = service_route(Settings(provider=provider))  # type: ignore[arg-type]  # validated by pydantic
+    rep = evaluate_routed(route, path, text_col=text_col, label_col=label_col)
+    typer.echo(f"{'language':<10} {'n':>6} {'accuracy':>9} {'macro_f1':>9}")
+    for lang, r in rep["per_language"].items():
+        typer.echo(f"{lang:<10} {r['n']:6d} {r['accuracy']:9.4f} {r['macro_f1']:9.4f}")
+    for lang, count in rep["unscored"].items():
+        typer.echo(f"{lang:<10} {count:6d} unscored (no model for this language)")
+    for reason, count in rep["skipped"].items():
+        typer.echo(f"skipped {count} row(s): {reason}")
+    summary = {
+        "accuracy": rep["overall"]["accuracy"],
+        "macro_f1": rep["overall"]["macro_f1"],
+        "n": rep["overall"]["n"],
+        "routed": True,
+        "per_language": {k: {m: round(v[m], 4) for m in ("accuracy", "macro_f1", "n")}
+                         for k, v in rep["per_language"].items()},
+        "unscored": rep["unscored"],
+        "skipped": sum(rep["skipped"].values()),
+        "task": "sentiment",
     }
     typer.echo(json.dumps(summary))
 

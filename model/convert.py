@@ -63,6 +63,56 @@ def quantize_int8(src: Path, dst: Path) -> None:
         root.setLevel(level)
 
 
+def quantize_embedding_rows(model: onnx.ModelProto, min_rows: int = 10_000) -> int:
+    """Every ``Gather`` from a large fp32 table -> int8 table + one fp32 scale per row; returns bytes saved.
+
+    ORT's dynamic quantizer leaves embedding tables in fp32 (inside the fused EmbedLayerNormalization)
+    or quantizes them per tensor; per-row symmetric int8 keeps each vocabulary row's own range. The graph
+    becomes ``Gather(int8) -> Cast(float) -> Mul(Gather(scale))``, the same output shape.
+    """
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    saved = 0
+    nodes: list[onnx.NodeProto] = []
+    for node in graph.node:
+        init = inits.get(node.input[0]) if node.op_type == "Gather" else None
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        arr = numpy_helper.to_array(init) if init is not None else None
+        if arr is None or axis != 0 or arr.dtype != np.float32 or arr.ndim != 2 or arr.shape[0] < min_rows:
+            nodes.append(node)
+            continue
+        scale = (np.abs(arr).max(axis=1, keepdims=True) / 127.0).astype(np.float32)
+        scale[scale == 0] = 1.0
+        q = np.clip(np.round(arr / scale), -127, 127).astype(np.int8)
+        name, ids, out = node.input[0], node.input[1], node.output[0]
+        graph.initializer.remove(init)
+        graph.initializer.extend([numpy_helper.from_array(q, f"{name}_int8"),
+                                  numpy_helper.from_array(scale, f"{name}_row_scale")])
+        nodes += [
+            onnx.helper.make_node("Gather", [f"{name}_int8", ids], [f"{out}_q"], name=f"{node.name}_q"),
+            onnx.helper.make_node("Cast", [f"{out}_q"], [f"{out}_qf"], to=_F32, name=f"{node.name}_cast"),
+            onnx.helper.make_node("Gather", [f"{name}_row_scale", ids], [f"{out}_s"], name=f"{node.name}_s"),
+            onnx.helper.make_node("Mul", [f"{out}_qf", f"{out}_s"], [out], name=f"{node.name}_dq"),
+        ]
+        saved += arr.nbytes - q.nbytes - scale.nbytes
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return saved
+
+
+def derive_int8_with_embeddings(fp16_path: Path, dst: Path) -> Path:
+    """fp16 ONNX (embeddings not fused) -> :func:`derive_int8` + per-row int8 embedding table at ``dst``."""
+    derive_int8(fp16_path, dst)
+    model = onnx.load(str(dst))
+    if not quantize_embedding_rows(model):
+        raise ModelError(f"{fp16_path}: no embedding Gather to quantize (is EmbedLayerNormalization fused?)")
+    with tempfile.TemporaryDirectory(dir=Path(dst).parent) as tmp:
+        out = Path(tmp) / "int8.onnx"
+        onnx.save(model, str(out))
+        os.replace(out, dst)
+    return Path(dst)
+
+
 def derive_int8(fp16_path: Path, dst: Path) -> Path:
     """fp16 ONNX -> fp32 -> int8 at ``dst`` (written atomically; a concurrent writer is harmless)."""
     dst = Path(dst)

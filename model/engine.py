@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+MULTILINGUAL_DIR = Path(__file__).resolve().parent / "multilingual"  # Polish + Chinese (+ English), int8 only
 DEFAULT_CACHE = Path.home() / ".cache" / "finsentry" / "models"
 _CUDA_LIBS = ("libcudart.so.13", "libcublas.so.13", "libcudnn.so.9")
 

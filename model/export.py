@@ -22,7 +22,7 @@ from transformers import PreTrainedTokenizerBase
 
 from finsentry.errors import ExportValidationError
 from finsentry.logs import get_logger
-from model.convert import derive_int8
+from model.convert import derive_int8, derive_int8_with_embeddings
 from model.data import SPLITS_DIR, load_split, sha256
 from model.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from model.network import MultiTaskClassifier, ProbsWrapper
@@ -52,10 +52,15 @@ def _export_fp32(net: MultiTaskClassifier, path: Path, max_length: int) -> None:
     onnx.checker.check_model(str(path))
 
 
-def _optimise(src: Path, dst_fp32: Path, dst_fp16: Path, hidden: int, heads: int) -> dict[str, int]:
+def _optimise(src: Path, dst_fp32: Path, dst_fp16: Path, hidden: int, heads: int, *,
+              fuse_embeddings: bool = True) -> dict[str, int]:
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
-    opt = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = fuse_embeddings  # unfused: the word-embedding Gather can be int8
+    opt = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1,
+                         optimization_options=options)
     fused: dict[str, int] = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
     opt.save_model_to_file(str(dst_fp32))
     opt.convert_float_to_float16(keep_io_types=True)
@@ -102,8 +107,12 @@ def _file_sha(path: Path) -> str:
 
 def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_test: bool = True,
            splits_dir: Path = SPLITS_DIR, n_validate: int = 600,
-           tolerance: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Export, optimise, convert, validate (raises ExportValidationError) and write the model card."""
+           tolerance: dict[str, dict[str, float]] | None = None, int8_only: bool = False) -> dict[str, Any]:
+    """Export, optimise, convert, validate (raises ExportValidationError) and write the model card.
+
+    ``int8_only`` (the multilingual model, whose fp16 file would be too large for git): the shipped file
+    is ``model.int8.onnx`` derived like the fp16 model's int8, with the word-embedding table quantized per row too.
+    """
     from model.engine import load_classifier
     from model.evaluate import evaluate_file
 
@@ -116,8 +125,11 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
     raw, fp32, fp16, int8 = (work / n for n in ("raw.onnx", "model.fp32.onnx", "model.fp16.onnx", "model.int8.onnx"))
     _export_fp32(net, raw, max_length)
     cfg = net.encoder.config
-    fused = _optimise(raw, fp32, fp16, cfg.hidden_size, cfg.num_attention_heads)
-    derive_int8(fp16, int8)
+    fused = _optimise(raw, fp32, fp16, cfg.hidden_size, cfg.num_attention_heads, fuse_embeddings=not int8_only)
+    if int8_only:
+        derive_int8_with_embeddings(fp16, int8)
+    else:
+        derive_int8(fp16, int8)
     log.info("export.converted", fused=fused, fp16_mb=round(fp16.stat().st_size / 2**20, 1),
              int8_mb=round(int8.stat().st_size / 2**20, 1))
 
@@ -136,9 +148,12 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
             raise ExportValidationError(f"{name} drifts beyond tolerance: {v} (tolerance {tol})")
 
     tok.backend_tokenizer.save(str(out / "tokenizer.json"))
-    shutil.copyfile(fp16, out / "model.fp16.onnx")
+    shipped = "model.int8.onnx" if int8_only else "model.fp16.onnx"
+    shutil.copyfile(int8 if int8_only else fp16, out / shipped)
+    stale = out / ("model.fp16.onnx" if int8_only else "model.int8.onnx")
+    stale.unlink(missing_ok=True)  # the engine prefers a local int8 file: never leave an old one beside
     stamp = dt.datetime.now(dt.UTC)
-    sha16 = _file_sha(out / "model.fp16.onnx")
+    sha16 = _file_sha(out / shipped)
     report_path = checkpoint / "training_report.json"
     training = json.loads(report_path.read_text()) if report_path.exists() else {}
     card: dict[str, Any] = {
@@ -152,7 +167,7 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
         "max_length": max_length,
         "sentiment_labels": list(SENTIMENT_LABELS),
         "topic_labels": list(TOPIC_LABELS),
-        "files": {"model.fp16.onnx": {"sha256": sha16, "bytes": (out / "model.fp16.onnx").stat().st_size},
+        "files": {shipped: {"sha256": sha16, "bytes": (out / shipped).stat().st_size},
                   "tokenizer.json": {"sha256": _file_sha(out / "tokenizer.json")}},
         "sizes_mb": {
             n: round(p.stat().st_size / 2**20, 1) for n, p in (("fp32", fp32), ("fp16", fp16), ("int8", int8))
@@ -173,8 +188,8 @@ def export(checkpoint: Path, out: Path, work: Path | None = None, *, evaluate_te
     if evaluate_test:
         metrics: dict[str, dict[str, dict[str, Any]]] = {}
         for variant in ("int8", "fp16", "fp32"):
-            clf = load_classifier(out, provider="cpu", variant=variant, cache_dir=work / "cache",
-                                  onnx_file=fp32 if variant == "fp32" else None)
+            forced = {"fp32": fp32, "fp16": fp16 if int8_only else None}.get(variant)
+            clf = load_classifier(out, provider="cpu", variant=variant, cache_dir=work / "cache", onnx_file=forced)
             metrics[variant] = {}
             for name, task in (("fpb_test", "sentiment"), ("fpb_allagree_test", "sentiment"),
                                ("twitter_sentiment_test", "sentiment"), ("topic_test", "topic")):

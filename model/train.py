@@ -30,13 +30,15 @@ from transformers import (
 
 from finsentry.errors import ModelError
 from finsentry.logs import get_logger
-from model.data import SPLITS_DIR, Example, load_split, sha256
+from model.cn_data import CN_FINFE_DIR, CN_FINNSP_DIR
+from model.data import SPLITS_DIR, Example, load_split, read_csv, sha256
 from model.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from model.network import MultiTaskClassifier
 from model.scoring import classification_report
 
 log = get_logger(__name__)
 IGNORE = -100
+NOT_NEGATIVE = -2  # FinNSP "not negative news": a binary target, -log(1 - p(negative)), not a hard neutral
 Row = tuple[str, int, int]  # (text, sentiment label index or IGNORE, topic label index or IGNORE)
 
 
@@ -68,6 +70,10 @@ class TrainConfig:
     limit: int = 0  # >0: use only the first N examples of each train/val file (smoke runs)
     resume: str = ""  # a checkpoint dir to continue from (encoder + heads), e.g. a second, lower-LR phase
     splits_dir: str = str(SPLITS_DIR)
+    chinese: bool = False  # add FinFE (sentiment) + FinNSP (negative news, binary target) to train/val/test
+    polish_dev: str = ""  # labelled CSV (text, label, split): its ``split == dev`` rows join validation
+    keep_layers: int = 0  # >0: keep only the lower N transformer layers of the base (fewer = faster engine)
+    freeze_layers: int = 0  # >0: freeze the embeddings and the lower N layers (cheaper steps, keeps alignment)
 
 
 def _seed(seed: int) -> None:
@@ -79,7 +85,9 @@ def _seed(seed: int) -> None:
 def _encode(examples: list[Example]) -> list[Row]:
     out: list[Row] = []
     for ex in examples:
-        if ex.source == "topic":
+        if ex.source == "finnsp" and ex.label != "negative":
+            out.append((ex.text, NOT_NEGATIVE, IGNORE))
+        elif ex.source == "topic":
             out.append((ex.text, IGNORE, TOPIC_LABELS.index(ex.label)))
         else:
             out.append((ex.text, SENTIMENT_LABELS.index(ex.label), IGNORE))
@@ -137,11 +145,55 @@ def evaluate(net: MultiTaskClassifier, tok: PreTrainedTokenizerBase, sets: dict[
 
 
 def _selection(metrics: dict[str, dict[str, Any]]) -> float:
-    """Model selection score on validation: FPB counts double (it is the headline benchmark)."""
+    """Model selection score on validation: FPB counts double (it is the headline benchmark).
+
+    With the multilingual sets, FinFE macro-F1, FinNSP negative-class F1 and Polish dev macro-F1
+    each count once more.
+    """
     parts: list[float] = [
         2 * metrics["fpb"]["macro_f1"], metrics["twitter_sentiment"]["macro_f1"], metrics["topic"]["macro_f1"]
     ]
-    return sum(parts) / 4
+    weight = 4
+    for name in ("finfe", "pl_dev"):
+        if name in metrics:
+            parts.append(metrics[name]["macro_f1"])
+            weight += 1
+    if "finnsp" in metrics:
+        parts.append(metrics["finnsp"]["per_class"]["negative"]["f1"])
+        weight += 1
+    return sum(parts) / weight
+
+
+def sentiment_loss(logits: torch.Tensor, ys: torch.Tensor) -> torch.Tensor | None:
+    """Mean over sentiment rows: cross-entropy for hard labels, -log(1 - p(negative)) for NOT_NEGATIVE rows."""
+    hard, soft = ys >= 0, ys == NOT_NEGATIVE
+    n = int(hard.sum()) + int(soft.sum())
+    if n == 0:
+        return None
+    total = torch.zeros(())
+    if hard.any():
+        total = total + nn.functional.cross_entropy(logits[hard], ys[hard], reduction="sum")
+    if soft.any():
+        neg = SENTIMENT_LABELS.index("negative")
+        rest = torch.cat([logits[soft][:, :neg], logits[soft][:, neg + 1:]], dim=1)
+        total = total - (torch.logsumexp(rest, -1) - torch.logsumexp(logits[soft], -1)).sum()
+    return total / n
+
+
+def shape_encoder(net: MultiTaskClassifier, keep_layers: int, freeze_layers: int) -> dict[str, int]:
+    """Drop the upper layers beyond ``keep_layers`` and freeze embeddings + the lower ``freeze_layers``."""
+    enc: Any = net.encoder
+    layers = enc.encoder.layer
+    if keep_layers and keep_layers < len(layers):
+        enc.encoder.layer = layers[:keep_layers]
+        enc.config.num_hidden_layers = keep_layers
+    if freeze_layers > 0:
+        for module in [enc.embeddings, *enc.encoder.layer[:freeze_layers]]:
+            for p in module.parameters():
+                p.requires_grad_(False)
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    return {"layers": len(enc.encoder.layer), "trainable_parameters": trainable,
+            "parameters": sum(p.numel() for p in net.parameters())}
 
 
 def save_checkpoint(net: MultiTaskClassifier, tok: PreTrainedTokenizerBase, out: Path,
@@ -191,6 +243,14 @@ def _data(cfg: TrainConfig) -> tuple[list[Example], dict[str, list[Example]], di
         "twitter_sentiment": load_split("twitter_sentiment", "test", d),
         "topic": load_split("topic", "test", d),
     }
+    if cfg.chinese:
+        for name, where in (("finfe", CN_FINFE_DIR), ("finnsp", CN_FINNSP_DIR)):
+            train += lim(load_split(name, "train", where))
+            val[name] = lim(load_split(name, "val", where))
+            test[name] = load_split(name, "test", where)
+    if cfg.polish_dev:
+        val["pl_dev"] = lim([Example(r["text"], r["label"], "pl") for r in read_csv(Path(cfg.polish_dev))
+                             if r.get("split", "dev") == "dev"])
     if cfg.limit:
         test = {k: v[: cfg.limit] for k, v in test.items()}
     return train, val, test
@@ -213,17 +273,17 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             net = MultiTaskClassifier.from_base(cfg.base, len(SENTIMENT_LABELS), len(TOPIC_LABELS))
     except OSError as exc:
         raise ModelError(f"cannot load base model {cfg.base!r}: {exc}") from exc
+    shape = shape_encoder(net, cfg.keep_layers, cfg.freeze_layers)
     train_ex, val, test = _data(cfg)
     rows = _encode(train_ex)
     counts = np.bincount([r[2] for r in rows if r[2] != IGNORE], minlength=len(TOPIC_LABELS)).astype(float)
     w = (counts.max() / np.maximum(counts, 1)) ** cfg.topic_class_weight_power
     topic_loss = nn.CrossEntropyLoss(weight=torch.tensor(w / w.mean(), dtype=torch.float32), ignore_index=IGNORE)
-    sent_loss = nn.CrossEntropyLoss(ignore_index=IGNORE)
 
     rng = random.Random(cfg.seed)
     steps_per_epoch = math.ceil(len(rows) / cfg.batch_size)
     total = max(1, int(steps_per_epoch * cfg.epochs))
-    enc_params = [p for n, p in net.named_parameters() if n.startswith("encoder.")]
+    enc_params = [p for n, p in net.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
     opt = torch.optim.AdamW(
         [{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
@@ -247,7 +307,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "base": cfg.base, "sentiment_labels": list(SENTIMENT_LABELS), "topic_labels": list(TOPIC_LABELS),
         "pooling": "mean", "max_length": cfg.max_length, "ema": cfg.ema,
     }
-    log.info("train.start", base=cfg.base, examples=len(rows), steps=total, eval_every=eval_every)
+    log.info("train.start", base=cfg.base, examples=len(rows), steps=total, eval_every=eval_every, **shape)
     history, best, bad, step, loss_sum = [], -1.0, 0, 0, 0.0
     stop_reason = "epochs"
     if cfg.resume:  # the resumed model is the score to beat, and the fallback checkpoint
@@ -264,8 +324,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             yt = torch.tensor([b[2] for b in batch])
             s_logits, t_logits = net(enc["input_ids"], enc["attention_mask"])
             loss = torch.zeros(())
-            if (ys != IGNORE).any():
-                loss = loss + sent_loss(s_logits, ys)
+            s_loss = sentiment_loss(s_logits, ys)
+            if s_loss is not None:
+                loss = loss + s_loss
             if (yt != IGNORE).any():
                 loss = loss + topic_loss(t_logits, yt)
             opt.zero_grad()
@@ -307,6 +368,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     report = {
         "config": asdict(cfg),
         "stop_reason": stop_reason,
+        "encoder_shape": shape,
         "best_step": meta["step"],
         "best_selection": best,
         "minutes": round((time.time() - started) / 60, 1),

@@ -1,8 +1,9 @@
 """Event-time buckets: additive per-key counts, the watermark, and allowed lateness.
 
 Pure logic (no I/O). An item lands in the bucket ``floor(published_at / width)`` of every key
-it belongs to: ``("all", "*")``, ``("topic", best topic)``, ``("ticker", sym)`` for each ticker
-and ``("source", name)``. Only scored items count (``label`` set); a syndicated copy
+it belongs to: ``("all", "*")``, ``("topic", best topic)``, ``("ticker", sym)`` for each ticker,
+``("entity", name)`` for each organisation beyond the ticker dictionary and ``("source", name)``.
+Only scored items count (``label`` set); a syndicated copy
 (``duplicate_of`` set) adds to ``n_duplicates`` only, so a story counts once for spikes.
 
 Buckets are monoids: :func:`merge` is associative and commutative with :data:`EMPTY` as
@@ -53,6 +54,8 @@ def keys_of(item: ScoredItem) -> list[KeyId]:
         keys.append(("topic", item.topic))
     for sym in dict.fromkeys(item.tickers):
         keys.append(("ticker", sym))
+    for name in dict.fromkeys(item.entities):
+        keys.append(("entity", name))
     if item.source:
         keys.append(("source", item.source))
     return keys
@@ -87,10 +90,12 @@ def contributions(items: Iterable[ScoredItem], width_s: int) -> dict[BucketId, C
 
 
 class Watermark:
-    """Event-time progress: the latest ``published_at`` seen; older than lateness = late.
+    """Event-time progress and the lateness rule: older than ``value - lateness`` = late.
 
-    Lateness is judged against the watermark *before* a batch, so the order of items inside
-    a batch never matters.
+    ``MonitorService.watermark`` is one over the stream's watermark (the minimum over the active
+    input partitions, ``monitor.watermark``); :meth:`advance` (newest seen) serves single-stream
+    uses such as ``tests.support.buckets``. Lateness is judged against the watermark *before* a
+    batch, so the order of items inside a batch never matters.
     """
 
     def __init__(self, allowed_lateness_s: int, value: datetime | None = None) -> None:

@@ -57,11 +57,12 @@ class CrisisEvent:
     first_headline: datetime | None  # the first headline of the crisis itself, where the calendar has one
 
     def keyed_on(self, alert: AlertEvent) -> bool:
-        """An alert is about this company when its key is one of the company's names or tickers."""
+        """An alert is about this company when its key or its entity's display name is one of the
+        company's names or tickers."""
         if self.kind == "market":
             return (alert.key_type, alert.key) in MARKET_KEYS
-        key = alert.key.casefold()
-        return any(key == a.casefold() for a in self.aliases)
+        names = {alert.key.casefold(), alert.entity.casefold()} - {""}
+        return any(a.casefold() in names for a in self.aliases)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,11 @@ bucket counts, never the wall clock, so replaying a stream gives the same alerts
   ``k`` negatives in ``n`` items under a beta-binomial with mean ``p0`` and share variance
   ``p0 (1 - p0) / n + tau^2`` (:func:`monitor.stats.spike_score`); the window is also tested at
   longer multiples (``WINDOW_SCALES``) and the strongest window that could fire sets ``z``.
+* **Volume.** For ``volume_key_types`` (companies by default) the count of negatives in 1 h /
+  6 h / 24 h windows is also tested against the key's own Gamma-Poisson rate in effective
+  (time-of-week weighted) hours (:class:`monitor.volume.VolumeTest`); the stronger test sets ``z``.
+* **Warm-up.** Until the whole stream has ``min_blocks`` blocks, its baseline is its young history
+  pooled with the shipped prior ``warmup_prior_share`` (spread ``warmup_prior_noise``).
 * **Decision.** Fire when ``z >= z_on`` and ``p - p0 >= min_delta`` and ``k >= min_negative``
   and the key is out of its cooldown; critical when ``z >= z_critical`` (an episode may
   escalate once). Resolve once ``z < z_off`` has held for ``resolve_s``; then the key is
@@ -44,11 +49,10 @@ from monitor.detector_config import DetectorConfig as DetectorConfig  # re-expor
 from monitor.episodes import Episode, KeyState, Severity, alert_id_for
 from monitor.history import KeyHistory
 from monitor.stats import Baseline, baseline_from_blocks, spike_score
-from monitor.volume import count_score, prior_for_key
+from monitor.volume import NegativesByType, VolumeTest
 
 WINDOW_SCALES = (1, 2, 4, 16, 64)  # the adaptive window and longer multiples are all tested
 PRIOR_ITEMS = 50  # strength (in items) of the whole-stream prior for keys with little history
-VOLUME_WARMUP_S = 2 * 3600  # stream seen before the volume test runs (its prior comes from the stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class Evaluation:
     active: bool
     severity: Severity | None
     event: AlertEvent | None = None
+    expected: float | None = None  # negatives the volume test expected in the window (when it set the score)
 
     @property
     def share(self) -> float:
@@ -73,7 +78,8 @@ class Evaluation:
 
     def figures(self) -> dict[str, float]:
         b = self.baseline
-        return {
+        extra = {"expected_negative_count": round(self.expected, 4)} if self.expected is not None else {}
+        return extra | {
             "negative_share": round(self.share, 6),
             "baseline_negative_share": round(b.share, 6) if b else 0.0,
             "baseline_noise": round(b.noise, 6) if b else 0.0,
@@ -90,13 +96,14 @@ class SpikeDetector:
     """Holds per-key history and episode state; :meth:`advance` is the only driver."""
 
     config: DetectorConfig = field(default_factory=DetectorConfig)
+    negatives_by_type: NegativesByType | None = None  # the volume test's prior source (the store)
 
     def __post_init__(self) -> None:
         self.histories: dict[KeyId, KeyHistory] = {}
         self.states: dict[KeyId, KeyState] = {}
         self.closed_end: datetime | None = None
         self._first: datetime | None = None  # the oldest bucket ever loaded: where the stream starts
-        self._rate_cache: dict[tuple[str, int], float] = {}  # (key type, block) -> typical negatives/h
+        self._volume_test = VolumeTest(self.config, self.histories, self.negatives_by_type)
 
     # --- state ---------------------------------------------------------------------------
     def knows(self, key: KeyId) -> bool:
@@ -153,6 +160,12 @@ class SpikeDetector:
                 # first items are usually the story itself (SVB, 9-10 March 2023).
                 share = (pooled.n_negative + PRIOR_ITEMS * prior.share) / (pooled.total + PRIOR_ITEMS)
                 result = Baseline(share, max(prior.noise, cfg.noise_floor), len(shares), "prior")
+        elif cfg.warmup_prior_share > 0:
+            # A fresh deployment: the whole stream's own young history pooled with the shipped
+            # prior, wide (warmup_prior_noise), so only an overwhelming surge can fire.
+            own = hist.sum_range(window_start - timedelta(seconds=cfg.baseline_s), window_start)
+            share = (own.n_negative + PRIOR_ITEMS * cfg.warmup_prior_share) / (own.total + PRIOR_ITEMS)
+            result = Baseline(share, max(cfg.warmup_prior_noise, cfg.noise_floor), len(shares), "warmup")
         if len(hist.baseline_cache) > 64:
             hist.baseline_cache.clear()
         hist.baseline_cache[last] = result
@@ -182,12 +195,13 @@ class SpikeDetector:
                     wstart, counts, z = s_start, s_counts, s_z
         share_fires = (base is not None and z >= cfg.z_on and counts.n_negative >= cfg.min_negative
                        and counts.negative_share - base.share >= cfg.min_delta)
-        volume = self._volume(key, hist, end)
+        volume = self._volume_test.score(key, hist, end, self._first)
         volume_fires = volume is not None and volume[0] >= cfg.volume_z_on
+        expected = None
         if volume is not None and volume[0] > z and (volume_fires or not share_fires):
-            z, wstart, counts = volume  # the stronger test sets the score and the window shown
+            z, wstart, counts, expected = volume  # the stronger test sets the score and the window shown
         state = self.states.setdefault(key, KeyState())
-        ev = Evaluation(key, bucket, wstart, end, counts.total, counts.n_negative, base, z, False, None)
+        ev = Evaluation(key, bucket, wstart, end, counts.total, counts.n_negative, base, z, False, None, None, expected)
         ep, status = state.step(key, bucket, end, z, share_fires or volume_fires, cfg)
         event = (
             self._event(ev, ep, status, resolved_at=end if status == "resolved" else None)
@@ -197,78 +211,10 @@ class SpikeDetector:
         active = state.episode
         ev = Evaluation(
             key, bucket, wstart, end, ev.n, ev.k, base, z,
-            active is not None, active.severity if active else None, event,
+            active is not None, active.severity if active else None, event, expected,
         )  # fmt: skip
         state.last = ev
         return ev
-
-    def _volume(self, key: KeyId, hist: KeyHistory, end: datetime) -> tuple[float, datetime, Counts] | None:
-        """The strongest volume test of ``key`` over the trailing windows ending at ``end``.
-
-        Negatives in the window against a Gamma-Poisson belief about the key's own rate: the
-        prior (``volume_prior_per_day``, worth ``volume_prior_days`` of evidence) updated by the
-        key's negatives in the ``baseline_s`` before the window. A window qualifies only with at
-        least ``volume_min_negative`` negatives, a negative share of ``volume_min_share`` and
-        ``volume_min_ratio`` times the expected count.
-        """
-        cfg = self.config
-        if key[0] not in cfg.volume_key_types:
-            return None
-        best: tuple[float, datetime, Counts] | None = None
-        if self._first is None or (end - self._first).total_seconds() < VOLUME_WARMUP_S:
-            return None  # too little of the stream seen to know what a typical key's volume is
-        for length_s in cfg.volume_windows_s:
-            start = end - timedelta(seconds=length_s)
-            prior = prior_for_key(self._typical_rate_h(key[0], start), cfg.volume_prior_days * 24.0)
-            counts = hist.sum_range(start, end)
-            if counts.n_negative < cfg.volume_min_negative or counts.negative_share < cfg.volume_min_share:
-                continue
-            h_start = start - timedelta(seconds=cfg.baseline_s)
-            if self._first is not None:
-                h_start = max(h_start, min(self._first, start))
-            past = hist.sum_range(h_start, start)
-            belief = prior.updated(past.n_negative, (start - h_start).total_seconds() / 3600.0)
-            hours = length_s / 3600.0
-            if counts.n_negative < cfg.volume_min_ratio * belief.mean * hours:
-                continue
-            z = count_score(counts.n_negative, belief, hours)
-            if best is None or z > best[0]:
-                best = (z, start, counts)
-        return best
-
-    def _typical_rate_h(self, key_type: str, before: datetime) -> float:
-        """Negatives per hour of a typical key of ``key_type`` in the baseline before ``before``: the
-        stream's negatives over the keys of that type seen, never below ``volume_prior_per_day``.
-
-        A busy feed's keys start from the feed's own scale (a fresh deployment does not alert on
-        every busy name in its first hours); a quiet feed's from the configured floor.
-        """
-        cfg = self.config
-        block = int(before.timestamp()) // cfg.block_s
-        cached = self._rate_cache.get((key_type, block))
-        if cached is not None:
-            return cached
-        lo = before - timedelta(seconds=cfg.baseline_s)
-        if self._first is not None:
-            lo = max(lo, min(self._first, before))
-        hours = (before - lo).total_seconds() / 3600.0
-        floor = cfg.volume_prior_per_day / 24.0
-        rate = floor
-        if hours >= 1.0:
-            negatives, keys = 0, 0
-            for (kt, _), h in self.histories.items():
-                if kt != key_type:
-                    continue
-                n = h.sum_range(lo, before).n_negative
-                if n:
-                    negatives += n
-                    keys += 1
-            if keys:
-                rate = max(floor, negatives / keys / hours)
-        if len(self._rate_cache) > 256:
-            self._rate_cache.clear()
-        self._rate_cache[(key_type, block)] = rate
-        return rate
 
     def _event(
         self,

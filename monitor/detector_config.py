@@ -27,15 +27,26 @@ class DetectorConfig:
     z_critical: float = 7.0
     resolve_s: int = 600
     cooldown_s: int = 1800
+    # Warm-up: until the whole stream has min_blocks blocks, its baseline is its young history
+    # pooled with this shipped prior (0 = no test until then).
+    warmup_prior_share: float = 0.25
+    warmup_prior_noise: float = 0.10
     # Volume test (monitor.volume): negatives counted against the key's own rate.
-    volume_key_types: tuple[str, ...] = ("ticker",)
+    volume_key_types: tuple[str, ...] = ("ticker", "entity")
     volume_windows_s: tuple[int, ...] = (3600, 6 * 3600, 24 * 3600)
-    volume_z_on: float = 4.5
-    volume_min_negative: int = 5
+    volume_z_on: float = 3.5
+    volume_min_negative: int = 4
     volume_min_share: float = 0.3
     volume_min_ratio: float = 5.0
     volume_prior_per_day: float = 0.5
     volume_prior_days: float = 3.0
+    # Topic and whole-stream keys: dense, with a daily cycle; their own threshold and a day of warm-up.
+    volume_dense_key_types: tuple[str, ...] = ("topic", "all")
+    volume_dense_z_on: float = 5.0
+    volume_dense_warmup_s: int = 86_400
+    volume_dense_min_ratio: float = 2.0  # a market-wide surge doubles a busy key's negatives, not 5x
+    volume_profile: bool = True  # weigh hours by the stream's time-of-week profile
+    volume_profile_pseudo_days: float = 2.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> DetectorConfig:
@@ -56,6 +67,8 @@ class DetectorConfig:
             z_critical=s.detector_z_critical,
             resolve_s=s.detector_resolve_s,
             cooldown_s=s.detector_cooldown_s,
+            warmup_prior_share=s.detector_warmup_prior_share,
+            warmup_prior_noise=s.detector_warmup_prior_noise,
             volume_key_types=tuple(s.detector_volume_key_types),
             volume_z_on=s.detector_volume_z_on,
             volume_min_negative=s.detector_volume_min_negative,
@@ -63,6 +76,10 @@ class DetectorConfig:
             volume_min_ratio=s.detector_volume_min_ratio,
             volume_prior_per_day=s.detector_volume_prior_per_day,
             volume_prior_days=s.detector_volume_prior_days,
+            volume_dense_z_on=s.detector_volume_dense_z_on,
+            volume_dense_warmup_s=s.detector_volume_dense_warmup_s,
+            volume_dense_min_ratio=s.detector_volume_dense_min_ratio,
+            volume_profile=s.detector_volume_profile,
         )
 
     @property

@@ -3,9 +3,10 @@
     finsentry monitor evaluate --stream data/streams/svb_2023.jsonl.gz
 
 In process, no Kafka: the stream (JSONL[.gz] in the input contract: id, text, published_at,
-source, lang) is classified by the shipped model, written to a throw-away store through the
-same ``Store.write_batch`` + ``MonitorService`` path as the service, in arrival-order batches,
-and the alerts it fires are compared with the known shock: detection delay after the shock,
+source, lang) is classified as the service would (language declared or detected, routed by
+``FINSENTRY_LANGUAGE_MODELS`` through the same ``model.languages.ModelRouter``), written to a
+throw-away store through the same ``Store.write_batch`` + ``MonitorService`` path as the service,
+in arrival-order batches, and the alerts it fires are compared with the known shock: detection delay after the shock,
 and alerts before it (the calm days). Items in a language no configured model covers are
 stored unscored and kept out of the trends, as the service does.
 """
@@ -39,6 +40,15 @@ SHOCKS: dict[str, tuple[datetime, str]] = {
 
 class _Classifier(Protocol):
     def classify(self, texts: list[str]) -> list[Any]: ...
+
+
+class _Router(Protocol):
+    """``model.languages.ModelRouter``: language -> model."""
+
+    @property
+    def languages(self) -> list[str]: ...
+
+    def classify(self, texts: Sequence[str], langs: Sequence[str | None]) -> list[tuple[Any, str | None]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,28 +87,30 @@ def shock_for(path: str | Path) -> tuple[datetime, str] | None:
 
 
 def score_records(
-    records: Sequence[StreamRecord], classifier: _Classifier, settings: Settings, batch: int = 256
+    records: Sequence[StreamRecord], router: _Router, batch: int = 256
 ) -> list[ScoredItem]:
-    """Classify the records a model covers (by declared language); the rest stay unscored."""
-    covered = set(settings.language_models)
-    version = str(getattr(classifier, "version", "") or "") or None
-    todo = [i for i, r in enumerate(records) if r.lang is None or r.lang in covered]
-    preds: dict[int, Any] = {}
+    """Classify each record by its language's model (declared, else detected, as the service does);
+    records in a language no model covers stay unscored."""
+    from model.languages import LanguageDetector
+
+    detector = LanguageDetector(preferred=router.languages)
+    langs = [detector.language_of(r.text, r.lang) for r in records]
+    preds: dict[int, tuple[Any, str | None]] = {}
     try:
         from tqdm import tqdm
 
-        chunks: Any = tqdm(range(0, len(todo), batch), desc="classify", unit="batch", leave=False)
+        chunks: Any = tqdm(range(0, len(records), batch), desc="classify", unit="batch", leave=False)
     except ImportError:  # pragma: no cover - tqdm is a runtime dependency
-        chunks = range(0, len(todo), batch)
+        chunks = range(0, len(records), batch)
     for start in chunks:
-        idx = todo[start : start + batch]
-        for i, p in zip(idx, classifier.classify([records[i].text for i in idx]), strict=True):
+        idx = list(range(start, min(start + batch, len(records))))
+        for i, p in zip(idx, router.classify([records[i].text for i in idx], [langs[i] for i in idx]), strict=True):
             preds[i] = p
     items: list[ScoredItem] = []
     for i, r in enumerate(records):
         it = ScoredItem(id=r.id, text=r.text, published_at=r.published_at, ingested_at=r.published_at,
-                        source=r.source, lang=r.lang)  # fmt: skip
-        p = preds.get(i)
+                        source=r.source, lang=langs[i])  # fmt: skip
+        p, version = preds.get(i, (None, None))
         if p is not None:
             it.label = p.label
             it.p_negative = float(p.probs.get("negative", 0.0))
@@ -176,6 +188,8 @@ class EvalReport:
                 "n": int(a.figures.get("window_items", 0)),
                 "z": round(a.figures.get("z", 0.0), 1),
                 "phase": _phase(a.started_at, self.shock_at, self.lead),
+                "entity": a.entity,
+                "story": f"{a.story[:70]} ({a.story_size})" if a.story else "",
                 "top_headline": top,
             })  # fmt: skip
         return rows
@@ -198,16 +212,24 @@ def replay(
     shock: datetime | None = None,
     lead: timedelta = timedelta(days=1),
 ) -> EvalReport:
-    """Classify and replay ``path`` through a fresh store + MonitorService; collect the alerts."""
+    """Classify and replay ``path`` through a fresh store + MonitorService; collect the alerts.
+    ``classifier``: one model for every configured language (tests); default: the configured routing."""
     records = read_stream(path)
     if not records:
         raise DataError(f"stream {path} is empty")
+    from model.languages import ModelRouter
+
     if classifier is None:
+        from functools import partial
+
         from model import load_classifier
 
-        classifier = load_classifier(settings.model_path, provider=settings.provider,
-                                     topic_threshold=settings.topic_threshold)  # fmt: skip
-    scored = score_records(records, classifier, settings)
+        loader: Any = partial(load_classifier, provider=settings.provider, topic_threshold=settings.topic_threshold)
+        router = ModelRouter(settings.language_models, loader, settings.model_path)
+    else:  # one given classifier (tests) serves every configured language
+        fixed = classifier
+        router = ModelRouter(settings.language_models, lambda _path: fixed)  # type: ignore[arg-type,return-value]
+    scored = score_records(records, router)
     known = shock_for(path)
     if shock is None and known is not None:
         shock, note = known
@@ -296,16 +318,19 @@ def render_markdown(report: EvalReport) -> str:
         f"{s['calm_days']} calm days ({s['alerts_per_calm_day']} per calm day)",
         f"- model {s['model_version']}; detector z_on {s['detector'].get('detector_z_on')}, "
         f"min_items {s['detector'].get('detector_min_items')}, "
-        f"window_max_s {s['detector'].get('detector_window_max_s')}",
+        f"window_max_s {s['detector'].get('detector_window_max_s')}; volume test "
+        f"{','.join(s['detector'].get('detector_volume_key_types') or []) or 'off'} "
+        f"z_on {s['detector'].get('detector_volume_z_on')}",
         "",
-        "| onset (UTC) | key | severity | neg. share | baseline | n | z | phase | top headline |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| onset (UTC) | key | entity | severity | neg. share | baseline | n | z | phase | story (headlines) "
+        "| top headline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report.table():
         headline = r["top_headline"].replace("|", "/")
         key = r["key"].replace("|", "\\|")
         lines.append(
-            f"| {r['onset']} | {key} | {r['severity']} | {r['share']} | {r['baseline']} | {r['n']} "
-            f"| {r['z']} | {r['phase']} | {headline} |"
+            f"| {r['onset']} | {key} | {r['entity'] or '-'} | {r['severity']} | {r['share']} | {r['baseline']} "
+            f"| {r['n']} | {r['z']} | {r['phase']} | {r['story'].replace('|', '/') or '-'} | {headline} |"
         )
     return "\n".join(lines)

@@ -20,7 +20,7 @@ class Baseline:
     share: float
     noise: float  # tau: extra-binomial standard deviation of the share
     blocks: int  # blocks of the key's own history used (0 = borrowed prior only)
-    source: Literal["own", "prior"]
+    source: Literal["own", "prior", "warmup"]  # warmup: the whole stream's young history + the shipped prior
 
 
 def _log_pmf(x: int, n: int, p0: float, rho: float) -> float:

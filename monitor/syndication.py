@@ -20,6 +20,17 @@ import hashlib
 import html
 import re
 import unicodedata
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from finsentry.logs import get_logger
+from finsentry.records import ScoredItem
+from finsentry.timeutil import as_utc
+
+if TYPE_CHECKING:
+    from store.protocol import Transaction
+
+log = get_logger(__name__)
 
 __all__ = ["normalise", "story_hash", "shingles", "similarity", "is_near_duplicate"]
 
@@ -103,3 +114,33 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
     if not na or not nb:
         return False
     return similarity(a, b) >= threshold
+
+
+def link_syndicated(txn: Transaction, new_items: list[ScoredItem], window_s: int) -> None:
+    """Inside the write transaction: each new item whose story hash an earlier item (stored, or
+    earlier in the batch) carried within ``window_s`` becomes a copy of the first one
+    (``duplicate_of``): copies count once for spikes."""
+    hashed = sorted((it for it in new_items if it.story_hash), key=lambda it: (as_utc(it.published_at), it.id))
+    if not hashed:
+        return
+    window = timedelta(seconds=window_s)
+    lo = min(as_utc(it.published_at) for it in hashed) - window
+    hi = max(as_utc(it.published_at) for it in hashed)
+    hashes = sorted({it.story_hash for it in hashed if it.story_hash})
+    firsts = txn.first_copies(hashes, lo, hi)
+    linked: set[str] = set()
+    updates: dict[str, str] = {}  # copy id -> first item id
+    for it in hashed:
+        t = as_utc(it.published_at)
+        candidates = [
+            (ts, cid)
+            for ts, cid in firsts.get(it.story_hash or "", [])
+            if cid not in linked and (ts, cid) < (t, it.id) and ts >= t - window
+        ]
+        if candidates:
+            it.duplicate_of = min(candidates)[1]
+            linked.add(it.id)
+            updates[it.id] = it.duplicate_of
+    if updates:
+        txn.link_syndicated(updates)
+        log.debug("monitor.syndicated", linked=len(updates))

@@ -142,11 +142,14 @@ class _Alias:
 class TickerExtractor:
     """Finds tickers in text with one compiled dictionary. Build once, call many times."""
 
-    def __init__(self, aliases: dict[str, tuple[str, str]], known: Iterable[str] = ()) -> None:
+    def __init__(
+        self, aliases: dict[str, tuple[str, str]], known: Iterable[str] = (), names: dict[str, str] | None = None
+    ) -> None:
         self._aliases: dict[str, _Alias] = {}
         for alias, (ticker, kind) in aliases.items():
             self._aliases[_normalise_quotes(alias)] = _Alias(ticker.upper(), kind == "context")
         self._known = frozenset(t.upper() for t in known) | {a.ticker for a in self._aliases.values()}
+        self._names_of = {t.upper(): n for t, n in (names or {}).items()}
         body = _trie_regex(self._aliases)
         self._names = re.compile(r"(?<![\w&$@#])(" + body + r")(?![\w&])") if body else None
 
@@ -154,13 +157,24 @@ class TickerExtractor:
     def from_file(cls, path: Path | str) -> TickerExtractor:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls({a: (v[0], v[1]) for a, v in data["aliases"].items()}, data.get("companies", {}))
+            companies = data.get("companies", {})
+            names = {t: str(c.get("name", "")) for t, c in companies.items() if isinstance(c, dict)}
+            return cls({a: (v[0], v[1]) for a, v in data["aliases"].items()}, companies, names)
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise DataError(f"ticker dictionary {path} is unreadable: {exc}") from exc
 
     @property
     def known_tickers(self) -> frozenset[str]:
         return self._known
+
+    def knows_name(self, name: str) -> bool:
+        """Whether ``name`` (or its first word) is one of the dictionary's company names."""
+        name = _normalise_quotes(name)
+        return name in self._aliases or name.split(" ", 1)[0] in self._aliases
+
+    def display_name(self, ticker: str) -> str:
+        """The company name of a dictionary ticker ("" when unknown)."""
+        return self._names_of.get(ticker.upper(), "")
 
     def extract(self, text: str, given: Sequence[str] = ()) -> list[str]:
         """Upper-case tickers, message-given first, then by first appearance, deduplicated."""

@@ -29,7 +29,7 @@ future-dated item cannot move a partition's watermark into the future.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from finsentry.timeutil import as_utc
@@ -104,6 +104,22 @@ class PartitionWatermarks:
         if current is not None and (self._emitted is None or current > self._emitted):
             self._emitted = current
         return self._emitted
+
+    def clone(self) -> PartitionWatermarks:
+        """An independent copy (what a write transaction would make of the state, before it commits)."""
+        other = PartitionWatermarks(self.idle_timeout_s, self.max_future.total_seconds())
+        other._parts = {pid: replace(p) for pid, p in self._parts.items()}
+        other._emitted = self._emitted
+        return other
+
+    def assigned(self) -> set[PartitionId]:
+        return set(self._parts)
+
+    def floor(self, ts: datetime) -> None:
+        """The stream's watermark is at least ``ts`` (restart: where the stream was before)."""
+        ts = as_utc(ts)
+        if self._emitted is None or ts > self._emitted:
+            self._emitted = ts
 
     def snapshot(self) -> dict[PartitionId, datetime]:
         """Per-partition watermarks to persist (restart, rebalance to another instance)."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, exists, func, insert, not_, or_, select, true, update
 
 from finsentry.records import AlertEvent, Evidence
 from finsentry.timeutil import as_utc
@@ -40,6 +40,9 @@ def event_from_row(row: Row[Any]) -> AlertEvent:
         resolved_at=as_utc(row.resolved_at) if row.resolved_at is not None else None,
         figures=dict(row.figures or {}),
         evidence=tuple(Evidence(e["id"], e["text"], e.get("source"), float(e["score"])) for e in row.evidence or []),
+        entity=row.entity or "",
+        story=row.story or "",
+        story_size=int(row.story_size or 0),
     )
 
 
@@ -62,6 +65,9 @@ def insert_alert(conn: Connection, event: AlertEvent, fingerprint: str, now: dat
         "fingerprint": fingerprint,
         "figures": dict(event.figures),
         "evidence": [{"id": e.id, "text": e.text, "source": e.source, "score": e.score} for e in event.evidence],
+        "entity": event.entity or None,
+        "story": event.story or None,
+        "story_size": event.story_size or None,
         "created_at": now,
         "updated_at": now,
     }
@@ -142,11 +148,12 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
         earlier.c.alert_id == o.c.alert_id,
         earlier.c.target == o.c.target,
         earlier.c.delivered_at.is_(None),
+        earlier.c.failed_at.is_(None),
         earlier.c.id < o.c.id,
     )
     due = (
         select(o.c.id)
-        .where(o.c.delivered_at.is_(None), o.c.next_attempt_at <= now, ~blocked)
+        .where(o.c.delivered_at.is_(None), o.c.failed_at.is_(None), o.c.next_attempt_at <= now, ~blocked)
         .order_by(o.c.id)
         .limit(limit)
     )
@@ -163,7 +170,45 @@ def claim_due(conn: Connection, now: datetime, limit: int, lease: timedelta) -> 
 
 
 def mark_delivered(conn: Connection, row_id: int, now: datetime) -> None:
-    conn.execute(update(alert_outbox).where(alert_outbox.c.id == row_id).values(delivered_at=now, last_error=None))
+    # Delivery wins over a concurrent expiry (another instance marked it failed mid-POST).
+    conn.execute(update(alert_outbox).where(alert_outbox.c.id == row_id).values(
+        delivered_at=now, last_error=None, failed_at=None, failed_reason=None))
+
+
+def fail_final(conn: Connection, row_id: int, now: datetime, reason: str, error: str | None) -> None:
+    """Final state: never claimed again (``reason``: max_attempts | max_age | target_removed)."""
+    values: dict[str, Any] = {"failed_at": now, "failed_reason": reason}
+    if error is not None:
+        values["last_error"] = error[:500]
+    conn.execute(update(alert_outbox).where(alert_outbox.c.id == row_id, alert_outbox.c.delivered_at.is_(None))
+                 .values(**values))
+
+
+def _configured(targets: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
+    o = alert_outbox
+    if not targets:
+        return not_(true())
+    return or_(*(and_(o.c.channel == c, o.c.target == t) for c, t in sorted(set(targets))))
+
+
+def expire(conn: Connection, now: datetime, max_attempts: int, max_age: timedelta,
+           targets: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Mark open rows failed: target no longer configured, queued before ``now - max_age``, or out
+    of attempts (and not leased). Returns ``(channel, reason)`` per row marked."""
+    o = alert_outbox
+    open_ = and_(o.c.delivered_at.is_(None), o.c.failed_at.is_(None))
+    rules: list[tuple[str, ColumnElement[bool]]] = [
+        ("target_removed", not_(_configured(targets))),
+        ("max_age", o.c.created_at < now - max_age),
+        ("max_attempts", and_(o.c.attempts >= max_attempts, o.c.next_attempt_at <= now)),
+    ]
+    out: list[tuple[str, str]] = []
+    for reason, cond in rules:
+        rows = conn.execute(
+            update(o).where(open_, cond).values(failed_at=now, failed_reason=reason).returning(o.c.channel)
+        ).all()
+        out += [(str(r.channel), reason) for r in rows]
+    return out
 
 
 def mark_failed(conn: Connection, row_id: int, next_attempt_at: datetime, error: str) -> None:
@@ -183,4 +228,6 @@ def release(conn: Connection, row_id: int, at: datetime) -> None:
 
 
 def pending_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).where(alert_outbox.c.delivered_at.is_(None))).scalar_one())
+    o = alert_outbox
+    return int(conn.execute(select(func.count()).where(o.c.delivered_at.is_(None), o.c.failed_at.is_(None)))
+               .scalar_one())

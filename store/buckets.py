@@ -91,9 +91,12 @@ def read_series_many(
     return out
 
 
-def latest_bucket_start(conn: Connection) -> datetime | None:
-    """Start of the newest stored whole-stream bucket (restores the watermark on restart)."""
+def latest_bucket_start(conn: Connection, at_most: datetime | None = None) -> datetime | None:
+    """Start of the newest stored whole-stream bucket, not after ``at_most`` when given (restores the
+    watermark of a store written before per-partition watermarks; the cap skips future-dated buckets)."""
     q = select(func.max(buckets.c.bucket_start)).where(buckets.c.key_type == "all", buckets.c.key == "*")
+    if at_most is not None:
+        q = q.where(buckets.c.bucket_start <= as_utc(at_most))
     try:
         value = conn.execute(q).scalar()
     except SQLAlchemyError as exc:
@@ -119,3 +122,28 @@ def top_keys(conn: Connection, key_type: str, start: datetime, end: datetime, li
         return [(str(row.key), int(row.n)) for row in conn.execute(q)]
     except SQLAlchemyError as exc:
         raise StoreUnavailable(f"bucket read failed: {exc.__class__.__name__}") from exc
+
+
+def negatives_by_type(conn: Connection, key_type: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """Negatives of every key of one type in ``[start, end)``, and how many keys had any.
+
+    The volume test's prior (a typical key's negatives per hour) comes from this read, not from the
+    keys one instance has loaded, so a restarted or rebalanced instance tests like an in-order one.
+    """
+    per_key = (
+        select(buckets.c.key, func.sum(buckets.c.n_negative).label("k"))
+        .where(
+            buckets.c.key_type == key_type,
+            buckets.c.bucket_start >= as_utc(start),
+            buckets.c.bucket_start < as_utc(end),
+            buckets.c.n_negative > 0,
+        )
+        .group_by(buckets.c.key)
+        .subquery()
+    )
+    q = select(func.coalesce(func.sum(per_key.c.k), 0), func.count())
+    try:
+        negatives, keys = conn.execute(q).one()
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"bucket read failed: {exc.__class__.__name__}") from exc
+    return int(negatives), int(keys)

@@ -6,7 +6,8 @@ the write must be on disk when it returns; with NORMAL a power loss can drop the
 transactions of the WAL while their offsets are already committed (lost, never re-read).
 
 Also the adapter edge for errors: :func:`translate` turns SQLAlchemy errors into
-``finsentry.errors`` (unreachable -> :class:`StoreUnavailable`, anything else -> :class:`StoreError`).
+``finsentry.errors`` (no permission -> :class:`StorePermissionDenied`, unreachable ->
+:class:`StoreUnavailable`, anything else -> :class:`StoreError`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from finsentry.errors import ConfigError, StoreError, StoreUnavailable
+from finsentry.errors import ConfigError, StoreError, StorePermissionDenied, StoreUnavailable
 
 # The INSERT classes that support ON CONFLICT (both dialects spell the API the same way).
 UpsertInsert = postgresql.Insert | sqlite.Insert
@@ -78,8 +79,25 @@ def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+# PostgreSQL insufficient_privilege; SQLite's words for a read-only file or directory.
+_PG_NO_PERMISSION = "42501"
+_SQLITE_NO_PERMISSION = ("readonly database", "unable to open database file", "permission denied")
+
+
+def _permission_denied(exc: SQLAlchemyError) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == _PG_NO_PERMISSION:
+        return True
+    text = str(orig if orig is not None else exc).lower()
+    return any(w in text for w in _SQLITE_NO_PERMISSION)
+
+
 def translate(exc: SQLAlchemyError, what: str) -> StoreError:
-    """The finsentry error for a library error: unreachable store vs anything else."""
+    """The finsentry error for a library error: no permission (an outage, never a bad record),
+    unreachable store, or anything else."""
+    if isinstance(exc, DBAPIError) and _permission_denied(exc):
+        detail = str(exc.orig if hasattr(exc, "orig") else exc).strip()[:300]
+        return StorePermissionDenied(f"{what}: store refuses writes (permission): {detail}")
     if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         detail = str(exc.orig if hasattr(exc, "orig") else exc).strip()[:300]
         return StoreUnavailable(f"{what}: store unreachable: {detail}")

@@ -93,6 +93,18 @@ class Transaction(Protocol):
         """Add a notification to the outbox, due at ``now``."""
         ...
 
+    def save_watermarks(self, marks: Mapping[tuple[str, int], datetime], now: datetime) -> None:
+        """Persist per-partition watermarks (``("*", -1)``: the stream's); a stored value never goes back."""
+        ...
+
+    def hold_items(self, ids: Sequence[str]) -> None:
+        """Flag stored items as held: future-dated, out of the buckets until the watermark reaches them."""
+        ...
+
+    def release_held(self, upto: datetime) -> list[ScoredItem]:
+        """Held items published at or before ``upto`` (oldest first), un-flagged in this transaction."""
+        ...
+
 
 InTxn = Callable[[Transaction, list[ScoredItem]], None]
 
@@ -114,6 +126,16 @@ class AlertStore(Protocol):
         """Give back a claimed row that was not attempted (the attempt is not counted)."""
         ...
 
+    def fail_final(self, row_id: int, now: datetime, reason: str, error: str | None = None) -> None:
+        """Final state *failed* (``reason``: max_attempts | max_age | target_removed): never claimed again."""
+        ...
+
+    def expire_outbox(self, now: datetime, max_attempts: int, max_age: timedelta,
+                      targets: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Mark open rows failed whose (channel, target) is not in ``targets``, queued before
+        ``now - max_age``, or out of attempts; returns ``(channel, reason)`` per row marked."""
+        ...
+
     def pending_count(self) -> int: ...
 
     def delivered_firing(self, target: str, limit: int = 1000) -> list[AlertEvent]:
@@ -130,7 +152,18 @@ class MonitorStore(AlertStore, Protocol):
 
     def write_batch(self, batch: Sequence[ScoredItem], in_txn: InTxn | None = None) -> list[ScoredItem]: ...
 
-    def latest_bucket_start(self) -> datetime | None: ...
+    def latest_bucket_start(self, at_most: datetime | None = None) -> datetime | None:
+        """Start of the newest whole-stream bucket (not after ``at_most`` when given)."""
+        ...
+
+    def load_watermarks(self, updated_since: datetime | None = None) -> dict[tuple[str, int], datetime]:
+        """Persisted watermarks per (topic, partition), ``("*", -1)`` the stream's; with
+        ``updated_since``, only rows written since then (partitions some instance is still reading)."""
+        ...
+
+    def next_held(self) -> datetime | None:
+        """Event time of the earliest held item (None: nothing held)."""
+        ...
 
     def firing_episodes(self) -> list[FiringEpisode]: ...
 
@@ -141,6 +174,8 @@ class MonitorStore(AlertStore, Protocol):
     def read_series(self, key: KeyId, start: datetime, end: datetime) -> list[tuple[datetime, Counts]]: ...
 
     def top_keys(self, key_type: str, start: datetime, end: datetime, limit: int) -> list[tuple[str, int]]: ...
+
+    def negatives_by_type(self, key_type: str, start: datetime, end: datetime) -> tuple[int, int]: ...
 
 
 class StoreProtocol(MonitorStore, Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: watermarks, items.held, rollups, outbox final state, alert entity/story
 
 metadata = MetaData()
 
@@ -52,12 +53,16 @@ items = Table(
     Column("kafka_topic", String(200), nullable=True),
     Column("kafka_partition", Integer, nullable=True),
     Column("kafka_offset", BigInteger, nullable=True),
+    # Dated beyond ingested_at + FINSENTRY_MAX_FUTURE_S: kept out of the buckets until the
+    # watermark reaches published_at, then added once and the flag cleared (store.watermarks).
+    Column("held", Boolean, nullable=True),
     Index("ix_items_published_at", "published_at"),
     Index("ix_items_label_published", "label", "published_at"),
     Index("ix_items_topic_published", "topic", "published_at"),
     Index("ix_items_source_published", "source", "published_at"),
     Index("ix_items_duplicate_of", "duplicate_of"),
     Index("ix_items_story_hash", "story_hash", "published_at"),
+    Index("ix_items_held", "held", "published_at"),
 )
 
 # Item <-> ticker, for indexed ticker filters without JSON scans.
@@ -71,19 +76,30 @@ item_tickers = Table(
 )
 
 # Additive event-time rollups: key_type in {"all", "topic", "ticker", "source"}.
-buckets = Table(
-    "buckets",
-    metadata,
-    Column("key_type", String(16), primary_key=True),
-    Column("key", String(200), primary_key=True),
-    Column("bucket_start", DateTime(timezone=True), primary_key=True),
-    Column("n_negative", Integer, nullable=False, default=0),
-    Column("n_neutral", Integer, nullable=False, default=0),
-    Column("n_positive", Integer, nullable=False, default=0),
-    Column("n_duplicates", Integer, nullable=False, default=0),  # syndicated copies (not in n_*)
-    Column("score_sum", Float, nullable=False, default=0.0),
-    Index("ix_buckets_start", "bucket_start"),
-)
+def _bucket_table(name: str) -> Table:
+    """A key's counts per time bucket: ``buckets`` (minutes) and its rollups share the layout."""
+    return Table(
+        name,
+        metadata,
+        Column("key_type", String(16), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("bucket_start", DateTime(timezone=True), primary_key=True),
+        Column("n_negative", Integer, nullable=False, default=0),
+        Column("n_neutral", Integer, nullable=False, default=0),
+        Column("n_positive", Integer, nullable=False, default=0),
+        Column("n_duplicates", Integer, nullable=False, default=0),  # syndicated copies (not in n_*)
+        Column("score_sum", Float, nullable=False, default=0.0),
+        Index(f"ix_{name}_start", "bucket_start"),
+    )
+
+
+buckets = _bucket_table("buckets")
+
+
+# Coarser copies of ``buckets`` (same key and counts), filled by store.rollup before minute buckets
+# age out: hourly (kept ``retention_hourly_buckets_days``) and daily (kept).
+buckets_hourly = _bucket_table("buckets_hourly")
+buckets_daily = _bucket_table("buckets_daily")
 
 # One row per alert episode; id is deterministic (key_type:key:onset) so two instances that
 # detect the same episode collide on the primary key and only one of them notifies.
@@ -100,6 +116,9 @@ alerts = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("figures", JSON, nullable=False),  # current, baseline, statistic, ...
     Column("evidence", JSON, nullable=False),  # top headlines [{id, text, source, score}]
+    Column("entity", String(200), nullable=True),  # display name of the key's company/organisation
+    Column("story", Text, nullable=True),  # headline of the key's biggest story in the window
+    Column("story_size", Integer, nullable=True),  # headlines in that story
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_alerts_status", "status"),
@@ -121,6 +140,9 @@ alert_outbox = Table(
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("last_error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Final state "failed" (never retried): when and why (max_attempts | max_age | target_removed).
+    Column("failed_at", DateTime(timezone=True), nullable=True),
+    Column("failed_reason", String(32), nullable=True),
     Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
     Index("ix_outbox_alert", "alert_id"),
 )
@@ -158,4 +180,16 @@ meta = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Event-time watermark per input partition (topic, partition), monotone, written in the same
+# transaction as the buckets: restored on start and when a partition is assigned (rebalance).
+# The row ("*", -1) holds the stream's watermark (the dashboard's "now").
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("watermark", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

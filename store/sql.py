@@ -31,6 +31,7 @@ from finsentry.timeutil import as_utc
 from store import alerts as stored_alerts
 from store import buckets as stored_buckets
 from store import items as stored_items
+from store import watermarks as stored_watermarks
 from store.dialect import make_engine, translate, upsert_insert
 from store.protocol import LEASE, DeadLetter, FiringEpisode, HealthValue, InTxn, OutboxRow
 from store.schema import SCHEMA_VERSION, alerts, dead_letters, items, meta, metadata, pipeline_health
@@ -168,6 +169,10 @@ class Store:
                     ddl = col.type.compile(dialect=conn.dialect)
                     conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
                     log.info("store.column_added", table=table.name, column=col.name)
+                for index in table.indexes:  # an index on a column a newer version added
+                    if index.name not in {i["name"] for i in insp.get_indexes(table.name)}:
+                        index.create(conn, checkfirst=True)
+                        log.info("store.index_added", table=table.name, index=index.name)
             upsert = upsert_insert(conn, meta).values(key="schema_version", value=str(SCHEMA_VERSION))
             conn.execute(upsert.on_conflict_do_update(index_elements=["key"], set_={"value": str(SCHEMA_VERSION)}))
 
@@ -208,10 +213,21 @@ class Store:
                 index_elements=["instance"], set_={k: v for k, v in row.items() if k != "instance"}))
 
     # --- monitor reads -------------------------------------------------------------------
-    def latest_bucket_start(self) -> datetime | None:
-        """Start of the newest whole-stream bucket (the monitor's event-time position)."""
+    def latest_bucket_start(self, at_most: datetime | None = None) -> datetime | None:
+        """Start of the newest whole-stream bucket (not after ``at_most`` when given)."""
         with self._reading("latest_bucket_start") as conn:
-            return stored_buckets.latest_bucket_start(conn)
+            return stored_buckets.latest_bucket_start(conn, at_most)
+
+    def load_watermarks(self, updated_since: datetime | None = None) -> dict[tuple[str, int], datetime]:
+        """Persisted watermarks per (topic, partition), ``("*", -1)`` the stream's; with
+        ``updated_since``, only rows written since then."""
+        with self._reading("load_watermarks") as conn:
+            return stored_watermarks.load(conn, updated_since)
+
+    def next_held(self) -> datetime | None:
+        """Event time of the earliest held (future-dated) item."""
+        with self._reading("next_held") as conn:
+            return stored_watermarks.next_held(conn)
 
     def firing_episodes(self) -> list[FiringEpisode]:
         with self._reading("firing_episodes") as conn:
@@ -233,6 +249,11 @@ class Store:
         with self._reading("top_keys") as conn:
             return stored_buckets.top_keys(conn, key_type, start, end, limit)
 
+    def negatives_by_type(self, key_type: str, start: datetime, end: datetime) -> tuple[int, int]:
+        """Negatives of all keys of ``key_type`` in ``[start, end)`` and the number of keys with any."""
+        with self._reading("negatives_by_type") as conn:
+            return stored_buckets.negatives_by_type(conn, key_type, start, end)
+
     # --- alert outbox (each call its own transaction) ------------------------------------
     def claim_due(self, now: datetime, limit: int = 100, lease: timedelta = LEASE) -> list[OutboxRow]:
         """Lease up to ``limit`` due outbox rows to this caller; returns them oldest first."""
@@ -251,6 +272,17 @@ class Store:
         """Give back a claimed row that was not attempted (the attempt is not counted)."""
         with self._writing("release") as conn:
             stored_alerts.release(conn, row_id, at)
+
+    def fail_final(self, row_id: int, now: datetime, reason: str, error: str | None = None) -> None:
+        """Final state *failed*: the row is never claimed again."""
+        with self._writing("fail_final") as conn:
+            stored_alerts.fail_final(conn, row_id, now, reason, error)
+
+    def expire_outbox(self, now: datetime, max_attempts: int, max_age: timedelta,
+                      targets: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Mark open rows failed (target removed, too old, out of attempts): ``(channel, reason)`` each."""
+        with self._writing("expire_outbox") as conn:
+            return stored_alerts.expire(conn, now, max_attempts, max_age, targets)
 
     def pending_count(self) -> int:
         with self._reading("pending_count") as conn:

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from finsentry.records import AlertEvent, BucketId, Counts, Evidence, KeyId
-from store import alerts, buckets
+from finsentry.records import AlertEvent, BucketId, Counts, Evidence, KeyId, ScoredItem
+from store import alerts, buckets, watermarks
 from store import items as stored_items
 from store.protocol import Payload
 
@@ -47,3 +47,12 @@ class SqlTransaction:
 
     def enqueue(self, alert_id: str, status: str, channel: str, target: str, payload: Payload, now: datetime) -> None:
         alerts.enqueue(self._conn, alert_id, status, channel, target, payload, now)
+
+    def save_watermarks(self, marks: Mapping[tuple[str, int], datetime], now: datetime) -> None:
+        watermarks.save(self._conn, marks, now)
+
+    def hold_items(self, ids: Sequence[str]) -> None:
+        watermarks.hold(self._conn, ids)
+
+    def release_held(self, upto: datetime) -> list[ScoredItem]:
+        return watermarks.release_due(self._conn, upto)

@@ -35,7 +35,7 @@ def sample_event() -> AlertEvent:
 def test_webhook(
     url: str = typer.Option(..., "--url", help="Webhook URL to POST the sample payload to."),
     secret: str | None = typer.Option(
-        None, "--secret", help="HMAC secret (default: FINSENTRY_ALERT_WEBHOOK_SECRET).", show_default=False
+        None, "--secret", help="HMAC secret (default: FINSENTRY_ALERT_WEBHOOK_SECRET(S)).", show_default=False
     ),
     show: bool = typer.Option(False, "--show", help="Also print the payload that was sent."),
 ) -> None:
@@ -46,12 +46,15 @@ def test_webhook(
     from monitor.alerting.transport import HttpSender
 
     settings = load_settings()
-    if secret is None and settings.alert_webhook_secret is not None:
-        secret = settings.alert_webhook_secret.get_secret_value()
+    secrets: list[str] = [secret] if secret else []
+    if not secrets:
+        for field in (settings.alert_webhook_secret, settings.alert_webhook_secrets):
+            if field is not None:
+                secrets += [x.strip() for x in field.get_secret_value().split(",") if x.strip()]
     body = webhook_body([sample_event()], settings.external_url)
     sender = HttpSender(read_timeout_s=10.0)
     try:
-        status = sender.post_webhook(url, body, secret)
+        status = sender.post_webhook(url, body, secrets)
     except DeliveryError as exc:
         typer.echo(f"FAILED {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -59,7 +62,7 @@ def test_webhook(
         sender.close()
     if show:
         typer.echo(encode(body).decode())
-    typer.echo(f"POST {url} -> HTTP {status} ({'signed' if secret else 'unsigned: no secret set'})")
+    typer.echo(f"POST {url} -> HTTP {status} ({'signed' if secrets else 'unsigned: no secret set'})")
 
 
 def register(app: typer.Typer) -> None:

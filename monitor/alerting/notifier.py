@@ -16,10 +16,16 @@ since Alertmanager resolves an alert on its own once ``endsAt`` has passed.
 Delivery runs on the notifier's own thread, never on the consume loop's: each POST has a total
 deadline (``transport``), targets are sent to in parallel (at most ``max_parallel`` at once, each
 target's rows in order), and a round starts no new POST after ``round_budget_s``.
+
+Attempts are bounded: a notification is marked *failed* for good after ``max_attempts`` failed
+POSTs, ``max_age_s`` after it was queued, or once its target left the configuration
+(``finsentry_alert_notifications_failed_total{channel,reason}``). Webhooks are signed with every
+configured secret (Standard Webhooks, ``signing``); unsigned only with ``unsigned=True``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -29,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from finsentry.errors import DeliveryError, StoreError
+from finsentry.errors import ConfigError, DeliveryError, StoreError
 from finsentry.logs import get_logger
 from finsentry.metrics import Metrics
 from finsentry.records import AlertEvent
@@ -43,6 +49,7 @@ from monitor.alerting.payload import (
     webhook_body,
     with_ends_at,
 )
+from monitor.alerting.signing import secret_key
 from monitor.alerting.transport import HttpSender, Sender
 
 if TYPE_CHECKING:
@@ -52,6 +59,7 @@ log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 WEBHOOK, ALERTMANAGER = "webhook", "alertmanager"
+EXPIRE_EVERY = timedelta(seconds=30)
 
 
 def _utcnow() -> datetime:
@@ -64,17 +72,41 @@ class NotifierConfig:
 
     webhook_urls: tuple[str, ...] = ()
     alertmanager_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secrets: tuple[str, ...] = ()  # every one signs each webhook (key rotation)
+    unsigned: bool = False  # explicitly allow webhooks without a signature
     external_url: str = "http://127.0.0.1:8501"
     resend_s: int = 60
     timeout_s: float = 5.0  # total deadline of one POST (the default HttpSender's)
+    max_attempts: int = 300  # with the default backoff (1 s doubling, 5 min cap): about a day
+    max_age_s: int = 86_400
 
     @classmethod
     def from_settings(cls, s: Settings) -> NotifierConfig:
-        secret = s.alert_webhook_secret
+        """The settings' alerting part; :class:`ConfigError` when webhooks would go out unsigned
+        without ``FINSENTRY_ALERT_WEBHOOK_UNSIGNED=true`` or a secret is malformed."""
+        raw = [s.alert_webhook_secret.get_secret_value() if s.alert_webhook_secret else ""]
+        if s.alert_webhook_secrets is not None:
+            raw += s.alert_webhook_secrets.get_secret_value().split(",")
+        secrets = tuple(dict.fromkeys(x.strip() for x in raw if x.strip()))
+        for secret in secrets:
+            try:
+                secret_key(secret)
+            except ValueError as exc:
+                raise ConfigError(f"FINSENTRY_ALERT_WEBHOOK_SECRET(S): {exc}") from None
+        if s.alert_webhook_urls and not secrets and not s.alert_webhook_unsigned:
+            raise ConfigError(
+                "webhook targets are configured but no signing secret: set FINSENTRY_ALERT_WEBHOOK_SECRET "
+                "(e.g. whsec_<base64 of 24+ random bytes>), or FINSENTRY_ALERT_WEBHOOK_UNSIGNED=true to send unsigned")
         return cls(webhook_urls=tuple(s.alert_webhook_urls), alertmanager_url=s.alertmanager_url,
-                   webhook_secret=secret.get_secret_value() if secret is not None else None,
-                   external_url=s.external_url, resend_s=s.alert_resend_s, timeout_s=s.alert_timeout_s)
+                   webhook_secrets=secrets, unsigned=s.alert_webhook_unsigned,
+                   external_url=s.external_url, resend_s=s.alert_resend_s, timeout_s=s.alert_timeout_s,
+                   max_attempts=s.alert_max_attempts, max_age_s=s.alert_max_age_s)
+
+
+def message_id(row: OutboxRow) -> str:
+    """``webhook-id`` of a notification: the same on every retry, different for each outbox row."""
+    digest = hashlib.sha256(f"{row.alert_id}\x00{row.status}\x00{row.id}".encode()).hexdigest()
+    return f"msg_{digest[:32]}"
 
 
 class Notifier:
@@ -108,12 +140,18 @@ class Notifier:
         self._rng = rng or random.Random()
         self._round_budget_s = round_budget_s
         self._external_url = config.external_url
-        self._secret = config.webhook_secret
+        self._secrets = config.webhook_secrets
+        self._max_attempts = config.max_attempts
+        self._max_age = timedelta(seconds=config.max_age_s)
         self._targets: list[tuple[str, str]] = [(WEBHOOK, u) for u in config.webhook_urls]
+        if config.webhook_urls and not self._secrets:
+            log.warning("alert.webhooks_unsigned", targets=len(config.webhook_urls),
+                        note="no signing secret: receivers cannot tell these webhooks from forged ones")
         if config.alertmanager_url:
             self._targets.append((ALERTMANAGER, config.alertmanager_url.rstrip("/")))
         self._resend = timedelta(seconds=config.resend_s)
         self._next_resend: datetime | None = None
+        self._next_expire: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -177,6 +215,7 @@ class Notifier:
         now = now or self._clock()
         with self._lock:
             try:
+                self._expire(now)
                 delivered = self._deliver_outbox(now)
                 self._resend_active(now)
                 self._metrics.alert_outbox_pending.set(self._store.pending_count())
@@ -185,9 +224,22 @@ class Notifier:
                 return 0
         return delivered
 
+    def _expire(self, now: datetime) -> None:
+        """Final state *failed* for rows of removed targets, too old, or out of attempts: on the first
+        round, then at most every ``EXPIRE_EVERY`` (a write transaction; rounds run every second)."""
+        if self._next_expire is not None and now < self._next_expire:
+            return
+        self._next_expire = now + EXPIRE_EVERY
+        for channel, reason in self._store.expire_outbox(now, self._max_attempts, self._max_age, self._targets):
+            self._given_up(channel, reason)
+
+    def _given_up(self, channel: str, reason: str, **fields: object) -> None:
+        self._metrics.alert_notifications_failed.labels(channel, reason).inc()
+        log.warning("alert.delivery_given_up", channel=channel, reason=reason, **fields)
+
     def _send(self, row: OutboxRow, now: datetime) -> None:
         if row.channel == WEBHOOK:
-            self._sender.post_webhook(row.target, row.payload, self._secret)
+            self._sender.post_webhook(row.target, row.payload, self._secrets, message_id(row))
         else:
             horizon = now + 4 * self._resend
             body = [
@@ -242,6 +294,12 @@ class Notifier:
         for row, outcome in outcomes:
             if outcome is False:
                 self._store.release(row.id, retry_at or now)
+                continue
+            if isinstance(outcome, str) and row.attempts >= self._max_attempts:
+                self._store.fail_final(row.id, now, "max_attempts", outcome)
+                self._metrics.alert_delivery_failures.labels(row.channel).inc()
+                self._given_up(row.channel, "max_attempts", alert_id=row.alert_id, target=redact_url(row.target),
+                               attempt=row.attempts, error=outcome)
                 continue
             if isinstance(outcome, str):
                 retry_at = now + self._backoff.delay(row.attempts, self._rng)

@@ -72,6 +72,12 @@ def alert_annotations(event: AlertEvent) -> dict[str, str]:
         "summary": f"Negative news {what} for {event.key_type} {event.key}",
         "description": f"{event.key_type} {event.key}: {detail} (onset {rfc3339(event.started_at)}).",
     }
+    if event.entity:
+        annotations["entity"] = event.entity
+        annotations["summary"] += f" ({event.entity})"
+    if event.story:
+        annotations["story"] = event.story
+        annotations["story_headlines"] = str(event.story_size)
     for name, value in sorted(f.items()):
         annotations.setdefault(name, _fmt(value))
     annotations["evidence"] = json.dumps(

@@ -26,20 +26,22 @@ import socket
 import ssl
 import threading
 import time
+import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from finsentry.errors import DeliveryError
 from finsentry.redact import redact_text, redact_url
 from monitor.alerting.payload import encode
-from monitor.alerting.signing import SIGNATURE_HEADER, sign
+from monitor.alerting.signing import signature_headers
 
 USER_AGENT = "finsentry-alerting/1"
 _ERROR_BODY_BYTES = 200
 
 
 class Sender(Protocol):
-    def post_webhook(self, url: str, body: object, secret: str | None) -> int: ...
+    def post_webhook(self, url: str, body: object, secrets: Sequence[str], msg_id: str | None = None) -> int: ...
 
     def post_alertmanager(self, base_url: str, alerts: list[dict[str, Any]]) -> int: ...
 
@@ -98,7 +100,7 @@ def _reason(exc: BaseException) -> str:
 class HttpSender:
     """Stdlib HTTP(S) sender: one connection per POST, a total deadline, no redirects.
 
-    ``HttpSender(total_timeout_s=5).post_webhook("http://127.0.0.1:8080/hook", {"a": 1}, "s3cret")``
+    ``HttpSender(total_timeout_s=5).post_webhook("http://127.0.0.1:8080/hook", {"a": 1}, ["s3cret"])``
     returns the HTTP status or raises :class:`DeliveryError`. ``total_timeout_s`` defaults to the
     larger of 5 s and the read timeout.
     """
@@ -188,11 +190,13 @@ class HttpSender:
                 conn.close()
             sock.close()
 
-    def post_webhook(self, url: str, body: object, secret: str | None) -> int:
+    def post_webhook(self, url: str, body: object, secrets: Sequence[str], msg_id: str | None = None) -> int:
+        """POST ``body`` signed with every one of ``secrets`` (none: unsigned). ``msg_id`` is the
+        ``webhook-id``: pass the same one on every retry of a notification (default: a new one)."""
         data = encode(body)
         headers = {"Content-Type": "application/json"}
-        if secret:
-            headers[SIGNATURE_HEADER] = sign(data, secret)
+        if secrets:
+            headers.update(signature_headers(msg_id or f"msg_{uuid.uuid4().hex}", data, list(secrets)))
         return self._post(url, data, headers)
 
     def post_alertmanager(self, base_url: str, alerts: list[dict[str, Any]]) -> int:

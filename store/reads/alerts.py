@@ -25,10 +25,11 @@ FIGURE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 ALERT_COLUMNS = [
     "id", "severity", "status", "key_type", "key", "started_at", "resolved_at", "share", "baseline",
-    "statistic", "window_n", "figures", "evidence",
+    "statistic", "window_n", "figures", "evidence", "entity", "story", "story_size",
 ]
 DELIVERY_COLUMNS = [
-    "alert_id", "status", "channel", "target", "attempts", "delivered_at", "next_attempt_at", "last_error",
+    "alert_id", "status", "channel", "target", "attempts", "delivered_at", "next_attempt_at", "failed_at",
+    "failed_reason", "last_error",
 ]
 
 
@@ -50,12 +51,16 @@ def _alert_frame(df: pd.DataFrame) -> pd.DataFrame:
     df["resolved_at"] = utc_col(df["resolved_at"])
     for name in FIGURE_ALIASES:
         df[name] = df["figures"].map(lambda f, n=name: figure(f, n))
+    # The detector's description of the key and its news (``AlertEvent.entity``/``story``/``story_size``).
+    df["entity"] = df["entity"].fillna("")
+    df["story"] = df["story"].fillna("")
+    df["story_size"] = df["story_size"].fillna(0).astype(int)
     return df[ALERT_COLUMNS]
 
 
 _ALERT_SELECT = (
     alerts.c.id, alerts.c.severity, alerts.c.status, alerts.c.key_type, alerts.c.key, alerts.c.started_at,
-    alerts.c.resolved_at, alerts.c.figures, alerts.c.evidence,
+    alerts.c.resolved_at, alerts.c.figures, alerts.c.evidence, alerts.c.entity, alerts.c.story, alerts.c.story_size,
 )
 
 
@@ -98,14 +103,41 @@ def delivery(db: Connectable, alert_ids: Sequence[str]) -> pd.DataFrame:
         df = frame(conn, stmt)
     if df.empty:
         return pd.DataFrame(columns=cols)
-    # Targets can carry credentials (tokens in path or query): the page never shows them.
+    _redact_targets(df)
+    df["delivered_at"] = utc_col(df["delivered_at"])
+    df["next_attempt_at"] = utc_col(df["next_attempt_at"])
+    df["failed_at"] = utc_col(df["failed_at"])
+    return df[cols]
+
+
+def _redact_targets(df: pd.DataFrame) -> None:
+    """In place: targets can carry credentials (tokens in path or query); the page never shows them."""
     raw = [str(t) for t in df["target"]]
     df["last_error"] = [None if e is None else redact_text(str(e), [t])
                         for e, t in zip(df["last_error"], raw, strict=True)]
     df["target"] = [redact_url(t) for t in raw]
-    df["delivered_at"] = utc_col(df["delivered_at"])
-    df["next_attempt_at"] = utc_col(df["next_attempt_at"])
-    return df[cols]
+
+
+FAILED_COLUMNS = [
+    "alert_id", "status", "channel", "target", "attempts", "created_at", "failed_at", "failed_reason", "last_error",
+]
+
+
+@translated
+def failed_deliveries(db: Connectable, limit: int = 200) -> pd.DataFrame:
+    """Notifications given up for good (final state *failed*), newest first: why (``failed_reason``:
+    max_attempts | max_age | target_removed) and the last error; targets and errors redacted."""
+    o = alert_outbox
+    stmt = (select(*(o.c[c] for c in FAILED_COLUMNS)).where(o.c.failed_at.is_not(None))
+            .order_by(o.c.failed_at.desc(), o.c.id.desc()).limit(limit))
+    with connect(db) as conn:
+        df = frame(conn, stmt)
+    if df.empty:
+        return pd.DataFrame(columns=FAILED_COLUMNS)
+    _redact_targets(df)
+    df["created_at"] = utc_col(df["created_at"])
+    df["failed_at"] = utc_col(df["failed_at"])
+    return df[FAILED_COLUMNS]
 
 
 @translated
@@ -120,7 +152,8 @@ def health(db: Connectable) -> pd.DataFrame:
 
 
 def delivery_summary(outbox: pd.DataFrame) -> pd.Series:
-    """alert_id -> short text such as "delivered 2/2" or "pending: 1/2 delivered · last error: ...". Pure."""
+    """alert_id -> short text: "delivered 2/2", "pending: 1/2 delivered · last error: ...", or
+    "FAILED: 1/2 delivered · 1 given up (max_attempts)" once a notification reached its final state. Pure."""
     if outbox.empty:
         return pd.Series(dtype=object)
 
@@ -129,11 +162,16 @@ def delivery_summary(outbox: pd.DataFrame) -> pd.Series:
         done = int(group["delivered_at"].notna().sum())
         if done == total:
             return f"delivered {done}/{total}"
+        failed = group[group["failed_at"].notna()] if "failed_at" in group else group.iloc[:0]
+        if len(failed):
+            reasons = ", ".join(sorted({str(r) for r in failed["failed_reason"].dropna()})) or "given up"
+            return f"FAILED: {done}/{total} delivered · {len(failed)} given up ({reasons})"
         errors = group.loc[group["delivered_at"].isna(), "last_error"].dropna()
         tail = f" · last error: {str(errors.iloc[-1])[:60]}" if len(errors) else ""
         return f"pending: {done}/{total} delivered{tail}"
 
-    return outbox.groupby("alert_id")[["delivered_at", "last_error"]].apply(one)
+    cols = [c for c in ("delivered_at", "failed_at", "failed_reason", "last_error") if c in outbox]
+    return outbox.groupby("alert_id")[cols].apply(one)
 
 
 def evidence_frame(evidence: object) -> pd.DataFrame:

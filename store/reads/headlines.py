@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import func, or_, select, text
 
 from store.reads._db import Connectable, connect, frame, translated, utc, utc_col
+from store.reads.languages import UNKNOWN_LANG
 from store.schema import item_tickers, items
 
 UNSCORED = "unscored"
@@ -37,8 +38,10 @@ def headlines(
     source: str | None = None,
     search: str | None = None,
     limit: int = 200,
+    langs: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Newest items first in [start, end), filtered; ``labels`` may include ``"unscored"``.
+    """Newest items first in [start, end), filtered; ``labels`` may include ``"unscored"``,
+    ``langs`` the language codes (``"?"``: items without a detected language).
 
     Walks ``published_at`` (or the ticker's) index backwards and stops at ``limit`` rows.
     """
@@ -61,6 +64,12 @@ def headlines(
         stmt = stmt.where(items.c.topic == topic)
     if source:
         stmt = stmt.where(items.c.source == source)
+    if langs:
+        known = [lg for lg in langs if lg != UNKNOWN_LANG]
+        lang_conds = [items.c.lang.in_(known)] if known else []
+        if UNKNOWN_LANG in langs:
+            lang_conds.append(items.c.lang.is_(None))
+        stmt = stmt.where(or_(*lang_conds))
     if search and search.strip():
         stmt = stmt.where(items.c.text.ilike(f"%{_escape_like(search.strip())}%", escape="\\"))
     stmt = stmt.order_by(ts.desc()).limit(limit)

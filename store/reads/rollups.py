@@ -36,10 +36,18 @@ def has_schema(db: Connectable) -> bool:
 def data_span(db: Connectable, bucket_s: int = 60) -> tuple[datetime, datetime] | None:
     """(first, last) event time in the store, from the whole-stream rollup and the items index.
 
-    ``last`` is the end of the newest bucket or the newest item, whichever is later; it is
-    the dashboard's "now", so a replayed historical stream reads the same as a live one.
+    ``last`` is the dashboard's "now", so a replayed historical stream reads the same as a live
+    one: the end of the bucket holding the stream's persisted event-time watermark (never an item
+    dated in the future: one typo of year 2999 must not empty every chart). A store without a
+    watermark (written by an older service, or seeded) falls back to the newest bucket or item.
     """
+    from store.schema import watermarks
+
     with connect(db) as conn:
+        stream_wm = None
+        if inspect(conn).has_table("watermarks"):
+            stream_wm = conn.execute(select(watermarks.c.watermark).where(
+                watermarks.c.topic == "*", watermarks.c.partition == -1)).scalar()
         all_rows = and_(buckets.c.key_type == "all", buckets.c.key == ALL_KEY)
         first_b = conn.execute(
             select(buckets.c.bucket_start).where(all_rows).order_by(buckets.c.bucket_start).limit(1)
@@ -48,11 +56,20 @@ def data_span(db: Connectable, bucket_s: int = 60) -> tuple[datetime, datetime] 
             select(buckets.c.bucket_start).where(all_rows).order_by(buckets.c.bucket_start.desc()).limit(1)
         ).scalar()
         first_i = conn.execute(select(func.min(items.c.published_at))).scalar()
+        first_r = None  # retention rolled older minutes up: the range starts at the oldest daily row
+        if inspect(conn).has_table("buckets_daily"):
+            from store.schema import buckets_daily
+
+            first_r = conn.execute(select(func.min(buckets_daily.c.bucket_start)).where(
+                buckets_daily.c.key_type == "all")).scalar()
         last_i = conn.execute(select(func.max(items.c.published_at))).scalar()
-    firsts = [utc(v) for v in (first_b, first_i) if v is not None]
+    firsts = [utc(v) for v in (first_b, first_i, first_r) if v is not None]
     lasts = [utc(v) + timedelta(seconds=1) for v in (last_i,) if v is not None]
     if last_b is not None:
         lasts.append(utc(last_b) + timedelta(seconds=bucket_s))
+    if stream_wm is not None:
+        wm_s = int(utc(stream_wm).timestamp()) // bucket_s * bucket_s
+        lasts = [datetime.fromtimestamp(wm_s + bucket_s, tz=utc(stream_wm).tzinfo)]
     if not firsts or not lasts:
         return None
     return min(firsts), max(lasts)
@@ -126,6 +143,20 @@ def totals(db: Connectable, start: datetime, end: datetime, key_type: str = "all
 
 
 @translated
+def _reaches_rollups(conn: Connection, start: datetime) -> bool:
+    """Does ``[start, …)`` begin before the oldest whole-stream minute bucket while retention has moved
+    older minutes into the hourly/daily rollups (``store.rollup``)? Two indexed lookups."""
+    from store.schema import buckets_daily
+
+    if not inspect(conn).has_table(buckets_daily.name):
+        return False
+    first = conn.execute(select(buckets.c.bucket_start).where(
+        buckets.c.key_type == "all", buckets.c.key == ALL_KEY).order_by(buckets.c.bucket_start).limit(1)).scalar()
+    if first is not None and utc(start) >= utc(first):
+        return False
+    return conn.execute(select(buckets_daily.c.bucket_start).limit(1)).scalar() is not None
+
+
 def series(
     db: Connectable, key_type: str, keys: Sequence[str] | None, start: datetime, end: datetime, bin_s: int
 ) -> pd.DataFrame:
@@ -137,6 +168,8 @@ def series(
         return pd.DataFrame(columns=SERIES_COLUMNS)
     t = epoch_bin(buckets.c.bucket_start, bin_s).label("t")
     with connect(db) as conn:
+        if _reaches_rollups(conn, start):
+            return series_all_resolutions(conn, key_type, keys, start, end, bin_s)
         stmt = (
             select(buckets.c.key, t, *(func.sum(buckets.c[c]).label(c) for c in COUNT_COLS))
             .where(type_range(conn, key_type, start, end, keys))
@@ -227,3 +260,50 @@ def leaderboard(
     df["n_recent"] = df["n_recent"].astype(int)
     df = df.sort_values(["delta", "n_recent"], ascending=[False, False]).head(limit)
     return df[cols].reset_index(drop=True)
+
+
+@translated
+def series_all_resolutions(
+    db: Connectable, key_type: str, keys: Sequence[str] | None, start: datetime, end: datetime, bin_s: int
+) -> pd.DataFrame:
+    """:func:`series` (which calls this when its range reaches back that far) over the minute buckets
+    *and* the hourly/daily rollups that retention moved
+    older minutes into (``store.rollup``), for ranges reaching past the minute retention. The three
+    tables hold disjoint time except daily vs hourly, so days still covered by hourly rows are read
+    from those. Use ``bin_s`` >= 86,400 for ranges older than the hourly retention (daily rows land on
+    their day's first bin)."""
+    from store.schema import buckets_daily, buckets_hourly
+
+    if keys is not None and not keys:
+        return pd.DataFrame(columns=SERIES_COLUMNS)
+    with connect(db) as conn:
+        insp = inspect(conn)
+        parts: list[tuple[Any, datetime]] = [(buckets, utc(end))]
+        if insp.has_table(buckets_hourly.name) and insp.has_table(buckets_daily.name):
+            first_hourly = conn.execute(select(func.min(buckets_hourly.c.bucket_start))).scalar()
+            daily_end = utc(end)
+            if first_hourly is not None:
+                h0 = utc(first_hourly)
+                daily_end = min(daily_end, h0.replace(hour=0, minute=0, second=0, microsecond=0))
+            parts += [(buckets_hourly, utc(end)), (buckets_daily, daily_end)]
+        frames = []
+        for table, upper in parts:
+            if upper <= utc(start):
+                continue
+            t = epoch_bin(table.c.bucket_start, bin_s).label("t")
+            stmt = (
+                select(table.c.key, t, *(func.sum(table.c[c]).label(c) for c in COUNT_COLS))
+                .where(table.c.key_type == key_type, table.c.bucket_start >= utc(start),
+                       table.c.bucket_start < upper, *([table.c.key.in_(list(keys))] if keys is not None else []))
+                .group_by(table.c.key, t)
+            )
+            frames.append(frame(conn, stmt))
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=SERIES_COLUMNS)
+    df = pd.concat(frames, ignore_index=True)
+    for c in COUNT_COLS:
+        df[c] = df[c].astype(float)
+    df = df.groupby(["key", "t"], as_index=False)[list(COUNT_COLS)].sum().sort_values(["key", "t"])
+    df["t"] = pd.to_datetime(df["t"].astype("int64"), unit="s", utc=True)
+    return _with_ratios(df.reset_index(drop=True))[SERIES_COLUMNS]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerting import SIGNATURE_HEADER, verify_signature
+from monitor.alerting import verify
 from tests.alerting.receiver import Receiver, free_port
 from tests.alerting.servers import (
     needs_alertmanager,
@@ -147,7 +147,7 @@ def test_spike_through_kafka_service_prometheus_alertmanager(tmp_path: Path, tan
         direct = _spikes(rx, "/direct")
         assert direct, f"no direct webhook; service log tail: {log_path.read_text()[-3000:]}"
         alert, req = direct[0]
-        assert verify_signature(req.body, req.headers[SIGNATURE_HEADER], SECRET)
+        assert verify(req.body, req.headers, SECRET)
         assert req.json()["version"] == "4"
         assert float(alert["annotations"]["negative_share"]) > float(alert["annotations"]["baseline_negative_share"])
         evidence = json.loads(alert["annotations"]["evidence"])

@@ -10,8 +10,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, func, select
 
 from finsentry.metrics import Metrics
-from monitor.alerting import Backoff, Notifier, verify_signature
-from monitor.alerting.signing import SIGNATURE_HEADER
+from monitor.alerting import Backoff, Notifier, verify
 from store import Store
 from store.schema import alert_outbox, alerts
 from tests.alerting.conftest import T0, firing, make_settings, resolved
@@ -55,7 +54,7 @@ def test_firing_then_resolved_delivered_signed_and_in_order(engine: Engine, rece
     assert [r.json()["status"] for r in got] == ["firing", "resolved"]
     for r in got:
         assert r.path == "/hook"
-        assert verify_signature(r.body, r.headers[SIGNATURE_HEADER], "s3cret")
+        assert verify(r.body, r.headers, "s3cret")
     # The resolve keeps the episode's labels (severity) although the event said "warning".
     assert got[1].json()["alerts"][0]["labels"] == got[0].json()["alerts"][0]["labels"]
     assert got[1].json()["alerts"][0]["fingerprint"] == got[0].json()["alerts"][0]["fingerprint"]

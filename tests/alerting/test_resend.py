@@ -4,7 +4,7 @@ Uses an in-memory sender (the HTTP edge is covered by the real-Alertmanager test
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ class MemorySender:
         self.posts: list[list[dict[str, Any]]] = []
         self.on_post: Callable[[list[dict[str, Any]]], None] | None = None
 
-    def post_webhook(self, url: str, body: Any, secret: str | None) -> int:
+    def post_webhook(self, url: str, body: Any, secrets: Sequence[str], msg_id: str | None = None) -> int:
         raise AssertionError("no webhooks configured")
 
     def post_alertmanager(self, base_url: str, alerts: list[dict[str, Any]]) -> int:

@@ -12,9 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 from store import reads as q
 from tests.dashboard.conftest import APP
+from tests.dashboard.figs import drawn_points
 
-SECTIONS = ["Overview", "Sentiment index over time", "Negative share by topic", "Sharpest negative moves",
-            "Headlines", "Alerts", "Model & pipeline health"]
+SECTIONS = ["Alerts now", "Overview", "Sentiment index over time", "Negative share by topic",
+            "Sharpest negative moves", "Headlines", "Alert history", "Model & pipeline health"]
+RANGE_CHOICES = ["1 h", "6 h", "24 h", "3 d", "7 d", "All"]
 
 
 def _app(monkeypatch: pytest.MonkeyPatch, url: str, refresh: int = 0) -> AppTest:
@@ -52,34 +54,75 @@ def seeded_app(monkeypatch: pytest.MonkeyPatch, seeded_url: str) -> AppTest:
 def test_every_section_renders_on_a_seeded_store(seeded_app: AppTest) -> None:
     at = seeded_app
     assert [s.value for s in at.subheader] == SECTIONS
-    assert len(at.get("plotly_chart")) == 3  # index, volume by label, topic heatmap
+    # alert timeline + a chart per alert card (2 firing), index, volume by label, by language, topic heatmap
+    assert len(at.get("plotly_chart")) == 7
     for name in MARKERS:
         assert len(_table(at, name)) > 0, name
     assert "No news in the store yet" not in " ".join(i.value for i in at.info)
     assert at.selectbox(key="refresh").value == 10  # the configured auto-refresh interval
 
 
-def test_overview_figures_match_the_store(seeded_app: AppTest, seeded_url: str) -> None:
+def test_overview_cards_cover_the_selected_range(seeded_app: AppTest, seeded_url: str) -> None:
     engine = create_engine(seeded_url)
     _, end = q.data_span(engine)
-    now = q.totals(engine, end - timedelta(minutes=15), end)
-    base = q.totals(engine, end - timedelta(minutes=15) - timedelta(hours=24), end - timedelta(minutes=15))
     at = seeded_app
-    assert _metric(at, "Items / min") == f"{(now['n'] + now['n_duplicates']) / 15:,.1f}"
-    assert _metric(at, "Negative share") == f"{now['neg_share']:.1%}"
-    neg = next(m for m in at.metric if m.label == "Negative share")
-    assert neg.delta == f"{(now['neg_share'] - base['neg_share']) * 100:+.1f} pp vs 24 h"
-    assert _metric(at, "Active alerts") == str(len(q.active_alerts(engine)))
+    for choice, span in (("24 h", timedelta(hours=24)), ("1 h", timedelta(hours=1))):
+        at.segmented_control(key="range").set_value(choice).run()
+        now = q.totals(engine, end - span, end)
+        base = q.totals(engine, end - 2 * span, end - span)
+        per_min = (now["n"] + now["n_duplicates"]) / (span / timedelta(minutes=1))
+        assert _metric(at, f"Items / min · {choice}") == f"{per_min:,.1f}"
+        assert _metric(at, f"Negative share · {choice}") == f"{now['neg_share']:.1%}"
+        neg = next(m for m in at.metric if m.label == f"Negative share · {choice}")
+        assert neg.delta == f"{(now['neg_share'] - base['neg_share']) * 100:+.1f} pp"
+        hist = q.alert_history(engine, end - span, end)
+        assert _metric(at, f"Alerts · {choice}") == str(len(hist))
     health = q.health(engine)
     assert _metric(at, "Dead-lettered") == f"{int(health['dead_lettered'].sum()):,}"
-    # firing alerts are announced above the charts, critical ones as errors
-    assert any("FRC" in e.value and "CRITICAL" in e.value for e in at.error)
-    assert any("All news" in w.value for w in at.warning)
+    # card texts stay short enough for a card (no "…" cut): value and delta under 24 characters
+    for m in at.metric:
+        assert len(m.value) < 24 and len(m.delta or "") < 24, (m.label, m.value, m.delta)
     engine.dispose()
 
 
+def test_alerts_come_first_with_chart_and_evidence(seeded_app: AppTest, seeded_url: str) -> None:
+    at = seeded_app
+    assert at.subheader[0].value == "Alerts now"
+    # firing alerts as cards, critical first: banner, the key's own chart, its evidence headlines
+    assert "FRC" in at.error[0].value and "CRITICAL" in at.error[0].value
+    assert any("All news" in w.value for w in at.warning)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert '"ticker: FRC"' in specs[1] and '"rect"' in specs[1]  # card chart of FRC with its episode shaded
+    engine = create_engine(seeded_url)
+    frc = q.active_alerts(engine).query("key == 'FRC'").iloc[0]
+    md = " ".join(m.value for m in at.markdown)
+    assert "Evidence headlines" in md and frc["evidence"][0]["text"][:60] in md
+    # the timeline lists every alerting key of the range
+    at.segmented_control(key="range").set_value("All").run()
+    timeline = at.get("plotly_chart")[0].proto.spec
+    for a in q.alert_history(engine, *q.data_span(engine)).itertuples():
+        name = "All news" if a.key_type == "all" else f"{a.key_type}: {a.key}"
+        assert name in timeline, name
+    engine.dispose()
+
+
+@pytest.mark.parametrize("choice", RANGE_CHOICES)
+def test_every_range_draws_its_data(monkeypatch: pytest.MonkeyPatch, seeded_url: str, choice: str) -> None:
+    at = _app(monkeypatch, seeded_url)
+    at.segmented_control(key="range").set_value(choice).run()
+    assert not at.exception
+    drawn, steps = drawn_points(_index_spec(at), "All news")
+    assert steps >= 50 and drawn >= 0.5 * steps, (choice, drawn, steps)  # a line over the range, not a dot
+    assert any(c.value.startswith("**") and "steps** · range" in c.value for c in at.caption)
+
+
+def _index_spec(at: AppTest) -> str:
+    """The main sentiment-index chart (the alert cards have their own)."""
+    return next(c.proto.spec for c in at.get("plotly_chart") if c.key == "index_chart")
+
+
 def test_index_chart_shades_episodes_and_marks_alerts(seeded_app: AppTest) -> None:
-    fig = seeded_app.get("plotly_chart")[0].proto.spec
+    fig = _index_spec(seeded_app)
     assert '"All news"' in fig and '"ticker: FRC"' in fig  # firing ticker compared by default
     assert '"triangle-down"' in fig and '"rect"' in fig  # alert marker + shaded episode
 
@@ -89,7 +132,7 @@ def test_compare_topics_and_tickers(seeded_app: AppTest) -> None:
     at.multiselect(key="topics").set_value(["Financials"]).run()
     at.multiselect(key="tickers").set_value(["SIVB", "AAPL"]).run()
     assert not at.exception
-    spec = at.get("plotly_chart")[0].proto.spec
+    spec = _index_spec(at)
     for name in ("topic: Financials", "ticker: SIVB", "ticker: AAPL"):
         assert f'"{name}"' in spec
 
@@ -107,7 +150,7 @@ def test_time_range_selector_changes_the_window(seeded_app: AppTest) -> None:
     at.segmented_control(key="range").set_value("1 h").run()
     assert not at.exception
     assert "range 2023-03-13 15:00 UTC → 2023-03-13 16:00 UTC" in at.caption[0].value
-    assert any(c.value.startswith("1 min bins") for c in at.caption)
+    assert any(c.value.startswith("**1 min steps**") for c in at.caption)
     at.segmented_control(key="range").set_value("All").run()
     assert "range 2023-03-06 16:00 UTC" in at.caption[0].value
 
@@ -200,7 +243,7 @@ def test_pipeline_health_table(seeded_app: AppTest) -> None:
     assert len(df) == 2 and {"lag", "items_per_s", "model_version", "provider"} <= set(df.columns)
 
 
-def test_alert_banners_put_critical_and_whole_stream_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_alert_cards_put_critical_and_whole_stream_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from datetime import datetime
 
     from sqlalchemy import insert
@@ -224,8 +267,10 @@ def test_alert_banners_put_critical_and_whole_stream_first(monkeypatch: pytest.M
     at = _app(monkeypatch, url)
     assert len(at.error) == 1 and "FRC" in at.error[0].value  # the critical one, although older
     assert "All news" in at.warning[0].value  # whole stream before single tickers
-    assert len(at.error) + len(at.warning) == 5
-    assert any("and 2 more firing alert(s)" in c.value for c in at.caption)
+    assert len(at.error) + len(at.warning) == 3  # three cards
+    assert any("more alert(s) in the range: see **Alert history**" in c.value for c in at.caption)
+    timeline = at.get("plotly_chart")[0].proto.spec
+    assert all(f"ticker: T{i}" in timeline for i in range(5))  # every alerting key on the timeline
 
 
 # --- empty and broken stores ---------------------------------------------------------------

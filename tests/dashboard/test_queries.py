@@ -170,6 +170,10 @@ def test_delivery_summary_texts() -> None:
     s = q.delivery_summary(rows)
     assert s["a"] == "pending: 1/2 delivered · last error: HTTP 503" and s["b"] == "pending: 0/1 delivered"
     assert q.delivery_summary(rows.iloc[:0]).empty
+    final = rows.assign(failed_at=[pd.NaT, pd.Timestamp("2023-01-02", tz="UTC"), pd.NaT],
+                        failed_reason=[None, "max_attempts", None])
+    s = q.delivery_summary(final)
+    assert s["a"] == "FAILED: 1/2 delivered · 1 given up (max_attempts)" and s["b"] == "pending: 0/1 delivered"
 
 
 def test_empty_store(tmp_path) -> None:
@@ -191,13 +195,13 @@ def test_unreachable_store_is_translated(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("choice", "hours", "bin_s"),
-    [("1 h", 1, 60), ("6 h", 6, 120), ("24 h", 24, 600), ("7 d", 168, 3600)],
+    [("1 h", 1, 60), ("6 h", 6, 300), ("24 h", 24, 900), ("3 d", 72, 3600), ("7 d", 168, 7200)],
 )
 def test_time_windows(choice: str, hours: int, bin_s: int) -> None:
     last = datetime(2023, 3, 13, 16, tzinfo=UTC)
     w = window(choice, last - timedelta(days=30), last)
     assert w.end == last and w.span == timedelta(hours=hours) and w.bin_s == bin_s
-    assert w.span / timedelta(seconds=w.bin_s) <= 240
+    assert 60 <= w.span / timedelta(seconds=w.bin_s) <= 100  # a readable number of steps per chart
 
 
 def test_bins_are_multiples_of_a_wider_rollup() -> None:
@@ -210,4 +214,5 @@ def test_bins_are_multiples_of_a_wider_rollup() -> None:
 def test_all_range_starts_at_the_first_data() -> None:
     last = datetime(2023, 3, 13, 16, tzinfo=UTC)
     w = window("All", last - timedelta(days=45), last)
-    assert w.start == last - timedelta(days=45) and w.bin_s == bin_seconds(timedelta(days=45))
+    assert w.start == last - timedelta(days=45) and w.bin_s == bin_seconds(timedelta(days=45), max_bins=100)
+    assert w.span / timedelta(seconds=w.bin_s) <= 100

@@ -107,6 +107,7 @@ def test_page_shows_the_service_alert(service_store: str, monkeypatch: pytest.Mo
     assert not at.exception, [e.value for e in at.exception]
     boxes = [b.value for b in (*at.error, *at.warning)]
     assert any("All news" in b and "negative share" in b for b in boxes), boxes
-    assert next(m.value for m in at.metric if m.label == "Active alerts") != "0"
+    alerts_card = next(m for m in at.metric if m.label.startswith("Alerts · "))
+    assert alerts_card.value != "0" and "firing" in alerts_card.delta and not alerts_card.delta.startswith("0 ")
     assert not [m for m in at.metric if m.label == "Statistic" and m.value == "—"]
     assert any("test-model on CPUExecutionProvider" in c.value for c in at.caption)

@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 from finsentry.metrics import Metrics
 from finsentry.progress import LoopProgress
 from finsentry.settings import Settings
-from ingest.languages import LanguageDetector, ModelRouter
 from ingest.service import IngestService, LoopConfig
+from model.languages import LanguageDetector, ModelRouter
 from monitor.alerting import HttpSender, Notifier, NotifierConfig
 from monitor.exposition import HealthCheck, MetricsServer
 from monitor.service import MonitorConfig, MonitorService

@@ -10,8 +10,8 @@ from finsentry.errors import StoreError, StoreUnavailable
 from finsentry.metrics import Metrics
 from ingest.contract import encode
 from ingest.kafka_io import ConsumerConfig, Record, Sink, Source
-from ingest.languages import LanguageDetector, ModelRouter
 from ingest.service import IngestService, LoopConfig
+from model.languages import LanguageDetector, ModelRouter
 from store import Store
 from tests.ingest.harness import consume_all, count_items, produce, wait_until
 from tests.ingest.payloads import valid

@@ -77,12 +77,19 @@ def test_produce_classify_store_end_to_end(store_url, service, free_port):
             "published_at": "2023-03-10T14:01:00Z",
             "source": "CNBC",
         },
-        # Polish without a declared language: detected, stored, unscored (no Polish model configured).
+        # Polish without a declared language: detected and routed to the multilingual model.
         {
             "id": "pl",
             "text": "Akcje banków gwałtownie spadają po upadku amerykańskiego banku SVB",
             "published_at": "2023-03-10T14:02:00Z",
             "source": "Bankier.pl",
+        },
+        # German: detected, stored, unscored (no model covers it by default).
+        {
+            "id": "de",
+            "text": "Die Aktien der Banken fallen nach dem Zusammenbruch der amerikanischen Bank SVB stark",
+            "published_at": "2023-03-10T14:03:00Z",
+            "source": "Handelsblatt",
         },
         {"headline": "Fed raises rates by 25 basis points", "source": "FT"},  # no id, no time
     ]
@@ -92,7 +99,7 @@ def test_produce_classify_store_end_to_end(store_url, service, free_port):
     got = {r["id"]: r for r in rows(store_url, "select * from items")}
     assert len(got) == len(msgs)
     for r in got.values():
-        if r["id"] == "pl":
+        if r["id"] in ("pl", "de"):
             continue
         assert r["lang"] == "en" and r["label"] in ("negative", "neutral", "positive")
         assert abs(r["p_negative"] + r["p_neutral"] + r["p_positive"] - 1) < 1e-3
@@ -104,7 +111,9 @@ def test_produce_classify_store_end_to_end(store_url, service, free_port):
     assert "SIVB" in (
         got["neg"]["tickers"] if isinstance(got["neg"]["tickers"], list) else json.loads(got["neg"]["tickers"])
     )
-    assert got["pl"]["lang"] == "pl" and got["pl"]["label"] is None and got["pl"]["score"] is None
+    assert got["pl"]["lang"] == "pl" and got["pl"]["label"] == "negative"  # "bank shares fall sharply"
+    assert got["pl"]["model_version"] and got["pl"]["model_version"] != got["neg"]["model_version"]
+    assert got["de"]["lang"] == "de" and got["de"]["label"] is None and got["de"]["score"] is None
     derived = [i for i in got if i.startswith("sha256:")]
     assert len(derived) == 1
     # Scored items are published on the output topic.
@@ -126,7 +135,8 @@ def test_produce_classify_store_end_to_end(store_url, service, free_port):
 
     assert sample("finsentry_consumed_records_total", topic=service.topic) == len(msgs)
     assert sample("finsentry_processed_items_total") == len(msgs)
-    assert sample("finsentry_unscored_items_total", lang="pl") == 1
+    assert sample("finsentry_unscored_items_total", lang="de") == 1
+    assert sample("finsentry_unscored_items_total", lang="pl") is None
     wait_until(
         lambda: sample("finsentry_consumer_lag_records", topic=service.topic, partition="0") == 0,
         15,

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ingest.kafka_io import Record
-from ingest.languages import LanguageDetector, ModelRouter, normalize_lang
 from ingest.produce import read_rows, schedule
 from ingest.records import (
     dlq_headers,
@@ -17,6 +16,7 @@ from ingest.records import (
     scored_payload,
     triage,
 )
+from model.languages import LanguageDetector, ModelRouter, normalize_lang
 
 NOW = datetime(2023, 3, 10, 15, tzinfo=UTC)
 
@@ -131,7 +131,7 @@ def test_unscored_language_label_is_bounded_whatever_the_producer_declares():
     from finsentry.metrics import Metrics
     from finsentry.records import ScoredItem
     from ingest.batch import Batch, count_durable
-    from ingest.languages import CANDIDATES, metric_label
+    from model.languages import CANDIDATES, metric_label
 
     now = datetime(2023, 3, 10, tzinfo=UTC)
     items = [ScoredItem(id=f"i{n}", text="t", published_at=now, ingested_at=now, lang=f"x{n}") for n in range(2000)]

@@ -86,13 +86,23 @@ def test_hysteresis_cooldown_and_deterministic_alert_id() -> None:
 
 
 def test_no_test_without_volume_or_history() -> None:
-    det = SpikeDetector(CFG)
+    det = SpikeDetector(replace(CFG, warmup_prior_share=0.0))  # no shipped prior: no test before history
     evs = feed(det, T0, 5, lambda m: {ALL: calm(neg=15)})  # a burst with no history at all
     assert all(e.baseline is None and e.z == 0.0 and not e.event for e in evs)
     det = SpikeDetector(CFG)
     feed(det, T0, 120, lambda m: {ALL: calm()})
     thin = feed(det, T0 + 120 * MIN, 1, lambda m: {ALL: Counts(n_negative=1)})
     assert thin[-1].n < CFG.min_items or thin[-1].event is None
+
+
+def test_a_fresh_deployment_alerts_on_an_overwhelming_surge_but_not_on_a_busy_calm_start() -> None:
+    det = SpikeDetector(CFG)
+    evs = feed(det, T0, 10, lambda m: {ALL: calm(neg=17)})  # 85 % negative from the first minute
+    assert evs[0].baseline is not None and evs[0].baseline.source == "warmup"
+    assert any(e.event and e.event.status == "firing" for e in evs)
+    det = SpikeDetector(CFG)
+    calm_start = feed(det, T0, 120, lambda m: {ALL: calm(neg=3 + m % 4)})  # 15-30 %: an ordinary stream
+    assert not any(e.event for e in calm_start)
 
 
 def test_young_key_borrows_the_whole_stream_baseline() -> None:

@@ -129,10 +129,10 @@ class _LabelFromText:
         return out
 
 
-def _write_stream(path: Path, items, polish_every: int = 10) -> None:
+def _write_stream(path: Path, items, uncovered_every: int = 10) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         for i, it in enumerate(reversed(items)):  # unsorted on purpose
-            lang = "pl" if i % polish_every == 0 else "en"
+            lang = "de" if i % uncovered_every == 0 else "en"  # German: no model covers it
             fh.write(
                 json.dumps(
                     {
@@ -160,7 +160,7 @@ def test_replay_reports_alerts_delay_and_calm_days(tmp_path: Path) -> None:
     clf = _LabelFromText()
     shock = T0 + timedelta(minutes=onset)
     report = replay(path, settings, classifier=clf, shock=shock, lead=timedelta(0))
-    assert len(clf.seen) == len(items) - len(items) // 10 - (1 if len(items) % 10 else 0)  # Polish not scored
+    assert len(clf.seen) == len(items) - len(items) // 10 - (1 if len(items) % 10 else 0)  # German: no model
     s = report.summary()
     assert s["items"] == len(items) and s["scored"] == len(clf.seen)
     assert s["alerts"] >= 1 and 0 <= s["delay_all_stream_h"] <= 2 / 60

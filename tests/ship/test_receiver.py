@@ -1,11 +1,10 @@
-"""The compose stack's webhook receiver, which doubles as the HMAC verification example."""
+"""The compose stack's webhook receiver, which doubles as a Standard Webhooks verification example."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,9 +13,10 @@ from types import ModuleType
 
 import pytest
 
+from monitor.alerting.signing import signature_headers
 from tests.ship.compose_model import load_docker_module
 
-SECRET = b"s3cret"
+SECRET = "s3cret"
 
 
 def _receiver() -> ModuleType:
@@ -26,7 +26,8 @@ def _receiver() -> ModuleType:
 @pytest.fixture
 def receiver() -> Iterator[str]:
     mod = _receiver()
-    mod.Handler.secret = SECRET
+    mod.Handler.secrets = (SECRET,)
+    mod.Handler.seen.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), mod.Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -56,12 +57,14 @@ def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> int:
 
 def test_signed_direct_webhook_is_accepted_and_tampering_rejected(receiver: str) -> None:
     body = json.dumps(PAYLOAD).encode()
-    sig = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-    assert _post(f"{receiver}/finsentry", body, {"X-Finsentry-Signature": sig}) == 200
-    assert _post(f"{receiver}/finsentry", body + b" ", {"X-Finsentry-Signature": sig}) == 401
+    headers = signature_headers("msg_1", body, ["old-key", SECRET])  # rotation: the second secret matches
+    assert _post(f"{receiver}/finsentry", body, headers) == 200
+    assert _post(f"{receiver}/finsentry", body, headers) == 204  # the same webhook-id again: dropped
+    assert _post(f"{receiver}/finsentry", body + b" ", signature_headers("msg_2", body, [SECRET])) == 401
     assert _post(f"{receiver}/finsentry", body) == 401
-    wrong = "sha256=" + hmac.new(b"other", body, hashlib.sha256).hexdigest()
-    assert _post(f"{receiver}/finsentry", body, {"X-Finsentry-Signature": wrong}) == 401
+    assert _post(f"{receiver}/finsentry", body, signature_headers("msg_3", body, ["other"])) == 401
+    stale = signature_headers("msg_4", body, [SECRET], now=time.time() - 600)
+    assert _post(f"{receiver}/finsentry", body, stale) == 401
 
 
 def test_alertmanager_webhook_and_health(receiver: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,11 +76,17 @@ def test_alertmanager_webhook_and_health(receiver: str, capsys: pytest.CaptureFi
     assert line["alerts"][0]["key"] == "AAPL" and line["status"] == "firing"
 
 
-def test_verify_signature_rules() -> None:
-    verify = _receiver().verify_signature
+def test_verify_rules() -> None:
+    verify = _receiver().verify
     body = b'{"a": 1}'
-    good = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-    assert verify(SECRET, body, good)
-    assert not verify(SECRET, body, good.removeprefix("sha256="))
-    assert not verify(SECRET, body, None)
-    assert not verify(b"", body, "sha256=" + hmac.new(b"x", body, hashlib.sha256).hexdigest())
+    good = signature_headers("msg_x", body, [SECRET], now=1_000_000)
+    assert verify(body, good, [SECRET], now=1_000_100)
+    assert not verify(body, good, [SECRET], now=1_000_400)  # outside the 5 min tolerance
+    assert not verify(body, {**good, "webhook-id": "msg_y"}, [SECRET], now=1_000_000)
+    assert not verify(body, {k: v for k, v in good.items() if k != "webhook-signature"}, [SECRET], now=1_000_000)
+    assert not verify(body, good, [], now=1_000_000)
+
+
+def test_secrets_from_env() -> None:
+    env = {"FINSENTRY_ALERT_WEBHOOK_SECRET": "a", "FINSENTRY_ALERT_WEBHOOK_SECRETS": " b, ,c"}
+    assert _receiver().secrets_from_env(env) == ("a", "b", "c")

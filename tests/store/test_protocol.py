@@ -42,6 +42,7 @@ def firing(key: str = "SIVB", severity: str = "warning") -> AlertEvent:
         alert_id=f"ticker:{key}:{T0.isoformat()}", status="firing", key_type="ticker", key=key,
         severity=severity, started_at=T0, resolved_at=None,  # type: ignore[arg-type]
         figures={"z": 5.0}, evidence=(Evidence("i1", "headline 1", "cnbc", -0.8),),
+        entity="SVB Financial", story="headline 1", story_size=3,
     )
 
 
@@ -115,6 +116,8 @@ def test_alert_episodes_are_recorded_once_escalate_and_resolve(store: StoreProto
     with store.transaction() as txn:
         done = txn.resolve_alert(firing().alert_id, T0 + timedelta(minutes=30), now)
         assert done is not None and (done.status, done.severity) == ("resolved", "critical")
+        # the resolve notification names the entity and story as the firing one did
+        assert (done.entity, done.story, done.story_size) == ("SVB Financial", "headline 1", 3)
         assert done.resolved_at == T0 + timedelta(minutes=30)
         assert txn.resolve_alert(firing().alert_id, now, now) is None
     assert store.firing_episodes() == []

@@ -85,7 +85,9 @@ def test_migration_adds_missing_columns(sqlite_url):
     eng.dispose()
     store = Store(sqlite_url)
     cols = {c["name"] for c in sa.inspect(store.engine).get_columns("items")}
-    assert {"kafka_offset", "label", "topics", "story_hash"} <= cols
+    assert {"kafka_offset", "label", "topics", "story_hash", "held"} <= cols
+    indexes = {i["name"] for i in sa.inspect(store.engine).get_indexes("items")}
+    assert {"ix_items_held", "ix_items_story_hash"} <= indexes  # indexes on the added columns too
     assert len(store.write_batch([item(1)])) == 1
     store.close()
 

@@ -51,6 +51,13 @@ class _Outbox:
     next_attempt_at: datetime
     delivered_at: datetime | None = None
     last_error: str | None = None
+    created_at: datetime | None = None
+    failed_at: datetime | None = None
+    failed_reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.delivered_at is None and self.failed_at is None
 
 
 @dataclass(slots=True)
@@ -62,12 +69,15 @@ class _State:
     outbox: list[_Outbox] = field(default_factory=list)
     dead_letters: dict[tuple[str, int, int], tuple[str, datetime]] = field(default_factory=dict)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    watermarks: dict[tuple[str, int], tuple[datetime, datetime]] = field(default_factory=dict)  # (value, updated)
+    held: set[str] = field(default_factory=set)
 
     def snapshot(self) -> _State:
         """A copy to roll back to. Shallow is enough: a transaction replaces the (immutable or
         replaced-on-write) values it changes and only appends outbox rows."""
         return _State(dict(self.items), dict(self.buckets), dict(self.alerts), dict(self.fingerprints),
-                      list(self.outbox), dict(self.dead_letters), dict(self.health))
+                      list(self.outbox), dict(self.dead_letters), dict(self.health), dict(self.watermarks),
+                      set(self.held))
 
 
 class MemoryTransaction:
@@ -134,7 +144,22 @@ class MemoryTransaction:
 
     def enqueue(self, alert_id: str, status: str, channel: str, target: str, payload: Payload, now: datetime) -> None:
         row_id = len(self._s.outbox) + 1
-        self._s.outbox.append(_Outbox(row_id, alert_id, status, target, channel, copy.deepcopy(payload), 0, now))
+        self._s.outbox.append(_Outbox(row_id, alert_id, status, target, channel, copy.deepcopy(payload), 0, now,
+                                      created_at=now))
+
+    def save_watermarks(self, marks: Mapping[tuple[str, int], datetime], now: datetime) -> None:
+        for pid, ts in marks.items():
+            old = self._s.watermarks.get(pid)
+            self._s.watermarks[pid] = (as_utc(ts) if old is None else max(old[0], as_utc(ts)), as_utc(now))
+
+    def hold_items(self, ids: Sequence[str]) -> None:
+        self._s.held.update(i for i in ids if i in self._s.items)
+
+    def release_held(self, upto: datetime) -> list[ScoredItem]:
+        due = sorted((self._s.items[i] for i in self._s.held if as_utc(self._s.items[i].published_at) <= upto),
+                     key=lambda it: (as_utc(it.published_at), it.id))
+        self._s.held.difference_update(it.id for it in due)
+        return [replace(it, topics=list(it.topics), tickers=list(it.tickers)) for it in due]
 
 
 class MemoryStore:
@@ -216,10 +241,22 @@ class MemoryStore:
         self.closed = True
 
     # --- monitor reads -------------------------------------------------------------------
-    def latest_bucket_start(self) -> datetime | None:
+    def latest_bucket_start(self, at_most: datetime | None = None) -> datetime | None:
         self._check()
         with self._lock:
-            return max((b[2] for b in self._s.buckets if b[:2] == ("all", "*")), default=None)
+            return max((b[2] for b in self._s.buckets
+                        if b[:2] == ("all", "*") and (at_most is None or b[2] <= at_most)), default=None)
+
+    def load_watermarks(self, updated_since: datetime | None = None) -> dict[tuple[str, int], datetime]:
+        self._check()
+        with self._lock:
+            return {pid: ts for pid, (ts, updated) in self._s.watermarks.items()
+                    if updated_since is None or updated >= updated_since}
+
+    def next_held(self) -> datetime | None:
+        self._check()
+        with self._lock:
+            return min((as_utc(self._s.items[i].published_at) for i in self._s.held), default=None)
 
     def firing_episodes(self) -> list[FiringEpisode]:
         self._check()
@@ -253,6 +290,16 @@ class MemoryStore:
                     n[k] = n.get(k, 0) + c.total
         return sorted(n.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
+    def negatives_by_type(self, key_type: str, start: datetime, end: datetime) -> tuple[int, int]:
+        self._check()
+        lo, hi = as_utc(start), as_utc(end)
+        per_key: dict[str, int] = {}
+        with self._lock:
+            for (kt, k, b), c in self._s.buckets.items():
+                if kt == key_type and lo <= b < hi and c.n_negative > 0:
+                    per_key[k] = per_key.get(k, 0) + c.n_negative
+        return sum(per_key.values()), len(per_key)
+
     # --- outbox --------------------------------------------------------------------------
     def claim_due(self, now: datetime, limit: int = 100, lease: timedelta = LEASE) -> list[OutboxRow]:
         self._check()
@@ -260,7 +307,7 @@ class MemoryStore:
         with self._lock:
             waiting: set[tuple[str, str]] = set()  # (alert, target) with an earlier undelivered row
             for row in self._s.outbox:
-                if row.delivered_at is not None:
+                if not row.open:
                     continue
                 pair = (row.alert_id, row.target)
                 if pair not in waiting and row.next_attempt_at <= now and len(claimed) < limit:
@@ -278,7 +325,7 @@ class MemoryStore:
         self._check()
         with self._lock:
             row = self._row(row_id)
-            row.delivered_at, row.last_error = now, None
+            row.delivered_at, row.last_error, row.failed_at, row.failed_reason = now, None, None, None
 
     def mark_failed(self, row_id: int, next_attempt_at: datetime, error: str) -> None:
         self._check()
@@ -292,10 +339,36 @@ class MemoryStore:
             row = self._row(row_id)
             row.next_attempt_at, row.attempts = at, row.attempts - 1
 
+    def fail_final(self, row_id: int, now: datetime, reason: str, error: str | None = None) -> None:
+        self._check()
+        with self._lock:
+            row = self._row(row_id)
+            if row.delivered_at is None:
+                row.failed_at, row.failed_reason = now, reason
+                row.last_error = error[:500] if error is not None else row.last_error
+
+    def expire_outbox(self, now: datetime, max_attempts: int, max_age: timedelta,
+                      targets: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        self._check()
+        configured = set(targets)
+        out: list[tuple[str, str]] = []
+        with self._lock:
+            for reason in ("target_removed", "max_age", "max_attempts"):
+                for row in self._s.outbox:
+                    if not row.open:
+                        continue
+                    hit = {"target_removed": (row.channel, row.target) not in configured,
+                           "max_age": row.created_at is not None and row.created_at < now - max_age,
+                           "max_attempts": row.attempts >= max_attempts and row.next_attempt_at <= now}[reason]
+                    if hit:
+                        row.failed_at, row.failed_reason = now, reason
+                        out.append((row.channel, reason))
+        return out
+
     def pending_count(self) -> int:
         self._check()
         with self._lock:
-            return sum(1 for r in self._s.outbox if r.delivered_at is None)
+            return sum(1 for r in self._s.outbox if r.open)
 
     def delivered_firing(self, target: str, limit: int = 1000) -> list[AlertEvent]:
         self._check()

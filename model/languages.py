@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from finsentry.errors import ConfigError
 from finsentry.logs import get_logger
+from model.engine import MULTILINGUAL_DIR
 
 log = get_logger(__name__)
 
@@ -25,6 +26,7 @@ CANDIDATES = tuple(
     "lt lv et ms fa".split()
 )
 SHIPPED = "shipped"
+MULTILINGUAL = "multilingual"  # the packaged multilingual model (model/multilingual), wherever installed
 OTHER = "other"  # metric label of any language outside CANDIDATES (the producer controls `lang`)
 CONFIDENT = 0.5
 
@@ -100,7 +102,8 @@ class ModelRouter:
     """Language -> classifier, each distinct model loaded once.
 
     ``table`` is ``settings.language_models`` (e.g. ``{"en": "shipped", "de": "/models/de"}``);
-    ``"shipped"`` means ``model_path`` when given (``--model``), else the model in ``model/shipped``.
+    ``"shipped"`` means ``model_path`` when given (``--model``), else the model in ``model/shipped``;
+    ``"multilingual"`` means the packaged ``model/multilingual``.
     """
 
     def __init__(self, table: Mapping[str, str], loader: Loader, model_path: str | None = None) -> None:
@@ -112,7 +115,7 @@ class ModelRouter:
             key = normalize_lang(lang)
             if key is None:
                 raise ConfigError(f"language_models has an empty language code: {table!r}")
-            path = (model_path or None) if where == SHIPPED else where
+            path = {SHIPPED: model_path or None, MULTILINGUAL: str(MULTILINGUAL_DIR)}.get(where, where)
             if path not in loaded:
                 loaded[path] = loader(path)
             self._by_lang[key] = loaded[path]
