@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from finsentry.redact import redact_text, redact_url
 from store.reads._db import Connectable, connect, frame, translated, utc, utc_col
@@ -99,23 +100,24 @@ def delivery(db: Connectable, alert_ids: Sequence[str]) -> pd.DataFrame:
         .where(alert_outbox.c.alert_id.in_(list(alert_ids)))
         .order_by(alert_outbox.c.alert_id, alert_outbox.c.id)
     )
+    return _outbox_frame(db, stmt, cols)
+
+
+def _outbox_frame(db: Connectable, stmt: Select[Any], cols: list[str]) -> pd.DataFrame:
+    """Outbox rows as the page shows them: times in UTC, and targets and errors redacted (a target
+    can carry credentials in its path or query)."""
     with connect(db) as conn:
         df = frame(conn, stmt)
     if df.empty:
         return pd.DataFrame(columns=cols)
-    _redact_targets(df)
-    df["delivered_at"] = utc_col(df["delivered_at"])
-    df["next_attempt_at"] = utc_col(df["next_attempt_at"])
-    df["failed_at"] = utc_col(df["failed_at"])
-    return df[cols]
-
-
-def _redact_targets(df: pd.DataFrame) -> None:
-    """In place: targets can carry credentials (tokens in path or query); the page never shows them."""
     raw = [str(t) for t in df["target"]]
     df["last_error"] = [None if e is None else redact_text(str(e), [t])
                         for e, t in zip(df["last_error"], raw, strict=True)]
     df["target"] = [redact_url(t) for t in raw]
+    for c in ("delivered_at", "next_attempt_at", "created_at", "failed_at"):
+        if c in df:
+            df[c] = utc_col(df[c])
+    return df[cols]
 
 
 FAILED_COLUMNS = [
@@ -130,14 +132,7 @@ def failed_deliveries(db: Connectable, limit: int = 200) -> pd.DataFrame:
     o = alert_outbox
     stmt = (select(*(o.c[c] for c in FAILED_COLUMNS)).where(o.c.failed_at.is_not(None))
             .order_by(o.c.failed_at.desc(), o.c.id.desc()).limit(limit))
-    with connect(db) as conn:
-        df = frame(conn, stmt)
-    if df.empty:
-        return pd.DataFrame(columns=FAILED_COLUMNS)
-    _redact_targets(df)
-    df["created_at"] = utc_col(df["created_at"])
-    df["failed_at"] = utc_col(df["failed_at"])
-    return df[FAILED_COLUMNS]
+    return _outbox_frame(db, stmt, FAILED_COLUMNS)
 
 
 @translated

@@ -17,8 +17,6 @@ import json
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,19 +26,10 @@ import pytest
 from ingest.broker import EmbeddedBroker, free_port
 from ingest.kafka_io import ensure_topics
 from tests.faults.hostile import STORED, Hostile, catalogue, raw_producer, send
-from tests.ingest.harness import ServiceProc, committed_total, consume_all, count_items, rows, wait_until
+from tests.ingest.harness import ServiceProc, committed_total, consume_all, count_items, health, rows, wait_until
 from tests.ingest.payloads import valid
 
 BAD = [h for h in catalogue() if h.expect != STORED and h.kind not in ("over-1mib", "url-1.2mb")]  # small ones
-
-
-def _health(port: int) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
 
 
 def _topics(bootstrap: str) -> str:
@@ -158,7 +147,7 @@ def test_postgresql_backends_killed_mid_batch_then_permission_revoked(pg_role, t
         dead_before = _pg(admin_url, "select count(*) from dead_letters")[0][0]
         total += _stream(tansu.bootstrap, topic, "perm", 150)
         svc.wait_event("store.permission_denied", 60)
-        code, body = _health(port)
+        code, body = health(port)
         assert code == 503 and body["status"] == "faulted" and "permission" in body["fault"], body
         assert committed_total(tansu.bootstrap, f"g-{topic}", topic) == total - 150, "committed unstored items"
         assert _pg(admin_url, "select count(*) from dead_letters")[0][0] == dead_before  # nothing dead-lettered
@@ -166,7 +155,7 @@ def test_postgresql_backends_killed_mid_batch_then_permission_revoked(pg_role, t
         t0 = time.monotonic()
         wait_until(lambda: count_items(admin_url) >= 750, 90, "items stored after the GRANT")
         recovered_s = time.monotonic() - t0
-        wait_until(lambda: _health(port)[0] == 200, 30, "healthy again")
+        wait_until(lambda: health(port)[0] == 200, 30, "healthy again")
         wait_until(lambda: committed_total(tansu.bootstrap, f"g-{topic}", topic) >= total, 60, "offsets committed")
         _assert_exactly_once(admin_url, {f"kill-{i}" for i in range(600)} | {f"perm-{i}" for i in range(150)})
         _assert_bad_in_dlq(_dlq_reasons(tansu.bootstrap, topic, len(BAD)), BAD)
@@ -244,7 +233,7 @@ def test_broker_restart_on_the_same_port(sqlite_url, own_broker, tmp_path) -> No
         wait_until(lambda: committed_total(own_broker.bootstrap, f"g-{topic}", topic) >= total, 60, "commits")
         _assert_exactly_once(sqlite_url, {f"before-{i}" for i in range(150)} | {f"after-{i}" for i in range(150)})
         _assert_bad_in_dlq(_dlq_reasons(own_broker.bootstrap, topic, 5), BAD[5:10])  # the new broker's DLQ
-        assert svc.alive() and _health(port)[0] == 200
+        assert svc.alive() and health(port)[0] == 200
         said = sorted({e["event"] for e in svc.events() if e.get("level") in ("warning", "error")})
         print(f"broker restart: second wave stored {took:.1f}s after the broker came back; logged {said}")
     finally:

@@ -13,8 +13,6 @@ with a ``publish_rejected`` dead letter, not retried for ever (the item itself i
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ import pytest
 from ingest.broker import EmbeddedBroker, free_port
 from ingest.kafka_io import Record, ensure_topics
 from tests.faults.hostile import STORED, Hostile, catalogue, raw_producer, send
-from tests.ingest.harness import ServiceProc, committed_total, consume_all, count_items, rows, wait_until
+from tests.ingest.harness import ServiceProc, committed_total, consume_all, count_items, health, rows, wait_until
 from tests.ingest.payloads import valid
 
 CATALOGUE = catalogue()
@@ -83,15 +81,6 @@ def _feed(bootstrap: str, topic: str) -> tuple[dict[str, tuple[int, int]], int]:
     where = {k: (f.get(30).partition, f.get(30).offset) for k, f in futures.items()}
     producer.close()
     return where, n
-
-
-def _health(port: int) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -162,7 +151,7 @@ def test_every_valid_item_is_stored_exactly_once(run: Run) -> None:
 def test_committed_offsets_cover_every_record_and_the_service_lives(run: Run) -> None:
     assert run.committed == run.total
     assert run.svc.alive()
-    code, body = _health(run.port)
+    code, body = health(run.port)
     assert code == 200 and body["status"] in ("ok", "idle"), body
     assert run.svc.metric("finsentry_consumed_records_total", run.port) == run.total
 

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -164,3 +166,13 @@ def rows(store_url: str, sql: str) -> list:
             return list(conn.execute(sa.text(sql)).mappings())
     finally:
         eng.dispose()
+
+
+def health(port: int) -> tuple[int, dict]:
+    """HTTP status and JSON body of a service's ``/healthz`` (503 bodies included)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
